@@ -1,0 +1,202 @@
+"""Request and response shapes of WhatsApp accounts.
+
+Secrets (provider tokens, API keys) are accepted on create and update and never returned: a
+response shows ``"***"`` where one is stored and ``null`` where none is. Sending ``"***"`` or
+leaving a secret out on update keeps the stored one.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+
+from api.routers.contacts import Mobile
+from domain.templating import check_mustache
+from models import ProviderType
+
+MASK = "***"
+
+Timeout = Annotated[int, Field(ge=1, le=2147483)]
+Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,5}$")]
+Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+Secret = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+Mustache = Annotated[str, StringConstraints(max_length=2000), AfterValidator(check_mustache)]
+
+
+def _base_url(value: AnyHttpUrl) -> str:
+    return str(value).rstrip("/")
+
+
+BaseUrl = Annotated[AnyHttpUrl, AfterValidator(_base_url)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class TwilioCredentials(_Strict):
+    account_sid: Text
+    auth_token: Secret
+
+
+class SinchCredentials(_Strict):
+    base_url: BaseUrl
+    project_id: Text
+    app_id: Text
+    key_id: Text
+    key_secret: Secret
+    webhook_secret: Secret | None = None
+
+
+class MetaCredentials(_Strict):
+    account_sid: Text
+    auth_token: Secret
+    app_id: Text
+    phone_number_id: Text
+    app_secret: Secret | None = None
+
+
+class KaleyraCredentials(_Strict):
+    base_url: BaseUrl
+    waba_id: Text
+    account_sid: Text
+    api_key: Secret
+
+
+CREDENTIALS: dict[ProviderType, type[_Strict]] = {
+    ProviderType.twilio: TwilioCredentials,
+    ProviderType.sinch_v2: SinchCredentials,
+    ProviderType.meta: MetaCredentials,
+    ProviderType.kaleyra: KaleyraCredentials,
+}
+SECRET_CREDENTIALS: dict[ProviderType, frozenset[str]] = {
+    ProviderType.twilio: frozenset({"auth_token"}),
+    ProviderType.sinch_v2: frozenset({"key_secret", "webhook_secret"}),
+    ProviderType.meta: frozenset({"auth_token", "app_secret"}),
+    ProviderType.kaleyra: frozenset({"api_key"}),
+}
+# Account types that can send a template to reopen a conversation after the 24-hour window.
+RECONTACT_TYPES = frozenset({ProviderType.meta, ProviderType.kaleyra})
+
+
+class Notification(_Strict):
+    sound: bool = True
+    shake: bool = False
+    template: Mustache | None = None
+
+
+class Transfer(_Strict):
+    agent_enabled: bool = False
+    agent_timeout: Timeout = 10
+    queue_enabled: bool = False
+    queue_timeout: Timeout = 10
+
+
+class RecontactTemplate(_Strict):
+    name: Text
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")] = "en_US"
+    parameters: list[Annotated[Mustache, StringConstraints(max_length=1000)]] = Field(
+        default_factory=list, max_length=20
+    )
+
+
+class Assistant(_Strict):
+    enabled: bool = False
+    base_url: BaseUrl | None = None
+    model: Text | None = None
+    api_key: Secret | None = None
+    instructions: str = Field(default="", max_length=4000)
+
+
+class Video(_Strict):
+    enabled: bool = False
+    api_key: Secret | None = None
+    topic: Text | None = None
+    note: str = Field(default="", max_length=1000)
+    metadata: dict[str, Any] = Field(default_factory=dict, description="a JSON object for Vidaoo automations")
+
+
+class AccountPatch(_Strict):
+    """Every field optional: what is sent changes, what is left out stays (nested objects too)."""
+
+    name: Text | None = None
+    key: Key | None = None
+    list_id: int | None = None
+    motion_domain: BaseUrl | None = None
+    type: ProviderType | None = None
+    phone: Mobile | None = None
+    description: str | None = Field(default=None, max_length=1000)
+    credentials: dict[str, Any] | None = None
+    wait_assigned_agent: Timeout | None = None
+    wait_assigned_queue: Timeout | None = None
+    notification: Notification | None = None
+    transfer: Transfer | None = None
+    mandatory_disposition: bool | None = None
+    disposition_pause_id: int | None = None
+    recontact_template: RecontactTemplate | None = None
+    assistant: Assistant | None = None
+    video: Video | None = None
+
+
+class AccountIn(AccountPatch):
+    name: Text
+    key: Key
+    list_id: int
+    type: ProviderType
+    phone: Mobile
+    credentials: dict[str, Any]
+    wait_assigned_agent: Timeout = 10
+    wait_assigned_queue: Timeout = 10
+
+
+class NotificationOut(BaseModel):
+    sound: bool
+    shake: bool
+    template: str
+
+
+class AssistantOut(BaseModel):
+    enabled: bool
+    base_url: str | None
+    model: str | None
+    api_key: Literal["***"] | None
+    instructions: str
+
+
+class VideoOut(BaseModel):
+    enabled: bool
+    api_key: Literal["***"] | None
+    topic: str | None
+    note: str
+    metadata: dict[str, Any]
+
+
+class AccountOut(BaseModel):
+    id: int
+    name: str
+    key: str
+    list_id: int
+    motion_domain: str
+    type: ProviderType
+    phone: str
+    description: str
+    credentials: dict[str, Any]
+    wait_assigned_agent: int
+    wait_assigned_queue: int
+    receive_url: str | None = Field(description="paste into the provider's console; shown to admins only")
+    proxy_token: str | None = Field(description="generated once, immutable; shown to admins only")
+    notification: NotificationOut
+    transfer: Transfer
+    mandatory_disposition: bool
+    disposition_pause_id: int | None
+    recontact_template: RecontactTemplate | None
+    assistant: AssistantOut
+    video: VideoOut

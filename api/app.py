@@ -1,0 +1,83 @@
+"""`create_app()`: the FastAPI application, its lifespan (one engine, one Temporal client) and routers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+
+from fastapi import FastAPI
+from temporalio.client import Client
+
+from api.deps import Services
+from api.errors import install_error_handlers
+from api.metrics import ApiMetrics, MetricsMiddleware
+from api.routers import (
+    account_config,
+    accounts,
+    agents,
+    auth,
+    contacts,
+    intervals,
+    operations,
+    pauses,
+    queues,
+    users,
+)
+from api.security import TokenSigner
+from models.db import create_engine, create_sessionmaker
+from models.secrets import SecretBox
+from settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.sqlalchemy_url)
+        # Lazy: the API starts (and /readyz answers 503) while Temporal is still coming up.
+        temporal = await Client.connect(
+            settings.temporal_address, namespace=settings.temporal_namespace, lazy=True
+        )
+        assert settings.secret_key is not None
+        key = settings.secret_key.get_secret_value()
+        app.state.services = Services(
+            settings=settings,
+            engine=engine,
+            sessionmaker=create_sessionmaker(engine),
+            temporal=temporal,
+            secrets=SecretBox(key),
+            tokens=TokenSigner(key, timedelta(minutes=settings.access_token_minutes)),
+        )
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="Shareline",
+        summary="One WhatsApp Business number, many agents, routed like a voice queue.",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    metrics = ApiMetrics()
+    app.state.metrics = metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
+    install_error_handlers(app)
+    for router in (
+        operations.router,
+        auth.router,
+        users.router,
+        pauses.router,
+        contacts.router,
+        intervals.router,
+        queues.router,
+        accounts.router,
+        account_config.router,
+        agents.router,
+    ):
+        app.include_router(router)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    return app

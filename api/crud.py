@@ -1,0 +1,69 @@
+"""Small helpers every resource router shares: fetch-or-404, paging, reference checks before delete."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.deps import Page
+from api.errors import conflict, invalid, not_found
+from models import Base
+
+ModelT = TypeVar("ModelT", bound=Base)
+RowT = TypeVar("RowT")
+
+
+class ListOut(BaseModel, Generic[RowT]):
+    count: int
+    rows: list[RowT]
+
+
+class Out(BaseModel):
+    """Base of every response model: read straight from ORM objects."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+
+async def get_or_404(
+    session: AsyncSession, model: type[ModelT], ident: int, what: str, *, lock: bool = False
+) -> ModelT:
+    row = await session.get(model, ident, with_for_update=lock)
+    if row is None:
+        raise not_found(what, ident)
+    return row
+
+
+async def paginate(session: AsyncSession, query: Select[tuple[ModelT]], page: Page) -> tuple[int, Sequence[ModelT]]:
+    count = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = (await session.scalars(query.limit(page.limit).offset(page.offset))).all()
+    return count or 0, rows
+
+
+async def ensure_unreferenced(session: AsyncSession, what: str, references: Sequence[tuple[str, Select[Any]]]) -> None:
+    """Refuse (409) to delete `what` while any query in `references` finds rows that point at it.
+
+    Each reference is (description, query returning identifying labels); the answer names them.
+    """
+    found: list[str] = []
+    for description, query in references:
+        labels = (await session.execute(query.limit(10))).scalars().all()
+        if labels:
+            found.append(f"{description}: {', '.join(str(label) for label in labels)}")
+    if found:
+        raise conflict(f"{what} is still used by {'; '.join(found)}", code="referenced")
+
+
+def apply_patch(
+    row: Base, body: BaseModel, nullable: frozenset[str] = frozenset(), exclude: frozenset[str] = frozenset()
+) -> None:
+    """Copy the fields the client sent onto `row`; null is refused for fields that cannot be empty."""
+    changes = body.model_dump(exclude_unset=True, exclude=set(exclude))
+    refused = {name: "may not be null" for name, value in changes.items() if value is None and name not in nullable}
+    if refused:
+        raise invalid(refused)
+    for name, value in changes.items():
+        setattr(row, name, value)

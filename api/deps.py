@@ -1,0 +1,99 @@
+"""The dependency chain: services from the app's lifespan → session → current user → role checks."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from temporalio.client import Client
+
+from api.errors import AppError, forbidden
+from api.security import TokenSigner
+from models import Role, User
+from models.secrets import SecretBox
+from settings import Settings
+
+
+@dataclass
+class Services:
+    """What the app's lifespan owns: one engine, one Temporal client, the keys."""
+
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    temporal: Client
+    secrets: SecretBox
+    tokens: TokenSigner
+
+
+def get_services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
+    """Commit when the route returns, roll back when it raises: a failed request writes nothing."""
+    async with services.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+async def get_current_user(
+    services: ServicesDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    if credentials is None:
+        raise AppError(401, "unauthorized", "an Authorization: Bearer token is required")
+    user_id = services.tokens.user_id(credentials.credentials)
+    user = await session.get(User, user_id) if user_id is not None else None
+    if user is None:
+        raise AppError(401, "unauthorized", "the token is invalid or expired")
+    return user
+
+
+CurrentUser = Annotated[User, Depends(get_current_user)]
+
+
+def require_roles(*roles: Role) -> Callable[[User], Coroutine[Any, Any, User]]:
+    async def check(user: CurrentUser) -> User:
+        if user.role not in roles:
+            raise forbidden(f"this needs the role {' or '.join(roles)}")
+        return user
+
+    return check
+
+
+AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
+StaffUser = Annotated[User, Depends(require_roles(Role.admin, Role.supervisor))]
+
+
+@dataclass
+class Page:
+    limit: int
+    offset: int
+
+
+def get_page(
+    limit: Annotated[int, Query(ge=1, le=1000)] = 50, offset: Annotated[int, Query(ge=0)] = 0
+) -> Page:
+    return Page(limit=limit, offset=offset)
+
+
+PageDep = Annotated[Page, Depends(get_page)]

@@ -1,0 +1,72 @@
+"""WhatsApp accounts: admins manage them; supervisors read all; agents read the ones they belong to.
+
+Deleting an account deletes what only it owns (agent memberships, canned answers, dispositions,
+action plan). See docs in README for every delete rule.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from sqlalchemy import select
+
+from api.account_schemas import AccountIn, AccountOut, AccountPatch
+from api.account_service import account_out, apply_account, new_account
+from api.crud import ListOut, get_or_404, paginate
+from api.deps import AdminUser, CurrentUser, PageDep, ServicesDep, SessionDep
+from api.errors import not_found
+from api.membership import add_member_routes
+from models import Account, AccountAgent, Role, User
+
+router = APIRouter(prefix="/api/whatsapp/accounts", tags=["accounts"])
+
+
+async def visible_account(session: SessionDep, account_id: int, user: User) -> Account:
+    """The account, if `user` may see it (agents: only their accounts); else 404."""
+    account = await get_or_404(session, Account, account_id, "account")
+    if user.role is Role.agent and await session.get(AccountAgent, (account_id, user.id)) is None:
+        raise not_found("account", account_id)
+    return account
+
+
+@router.get("")
+async def list_accounts(
+    user: CurrentUser, session: SessionDep, services: ServicesDep, page: PageDep
+) -> ListOut[AccountOut]:
+    query = select(Account).order_by(Account.id)
+    if user.role is Role.agent:
+        query = query.join(AccountAgent, AccountAgent.account_id == Account.id).where(AccountAgent.user_id == user.id)
+    count, rows = await paginate(session, query, page)
+    admin = user.role is Role.admin
+    return ListOut(count=count, rows=[account_out(row, services.secrets, admin=admin) for row in rows])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_account(body: AccountIn, _: AdminUser, session: SessionDep, services: ServicesDep) -> AccountOut:
+    account = new_account(body, services.secrets, services.settings.public_url)
+    session.add(account)
+    await session.flush()
+    return account_out(account, services.secrets, admin=True)
+
+
+@router.get("/{account_id}")
+async def get_account(account_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep) -> AccountOut:
+    account = await visible_account(session, account_id, user)
+    return account_out(account, services.secrets, admin=user.role is Role.admin)
+
+
+@router.api_route("/{account_id}", methods=["PATCH", "PUT"])
+async def update_account(
+    account_id: int, body: AccountPatch, _: AdminUser, session: SessionDep, services: ServicesDep
+) -> AccountOut:
+    account = await get_or_404(session, Account, account_id, "account")
+    apply_account(account, body, services.secrets)
+    await session.flush()
+    return account_out(account, services.secrets, admin=True)
+
+
+@router.delete("/{account_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_account(account_id: int, _: AdminUser, session: SessionDep) -> None:
+    await session.delete(await get_or_404(session, Account, account_id, "account"))
+
+
+add_member_routes(router, Account, AccountAgent, "account_id", "account")

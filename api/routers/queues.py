@@ -1,0 +1,98 @@
+"""WhatsApp queues and their agents. Agents see only the queues they belong to."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from api.crud import ListOut, Out, apply_patch, ensure_unreferenced, get_or_404, paginate
+from api.deps import AdminUser, CurrentUser, PageDep, SessionDep
+from api.errors import not_found
+from api.membership import add_member_routes
+from models import Account, Action, Queue, QueueAgent, Role, Strategy
+
+router = APIRouter(prefix="/api/whatsapp/queues", tags=["queues"])
+
+Timeout = Annotated[int, Field(ge=1, le=2147483)]
+Weight = Annotated[int, Field(ge=0, le=10)]
+
+
+class QueueIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    strategy: Strategy = Strategy.beepall
+    timeout: Timeout = 10
+    weight: Weight = 0
+    description: str = Field(default="", max_length=1000)
+
+
+class QueuePatch(BaseModel):
+    name: str | None = Field(default=None, min_length=1, max_length=100)
+    strategy: Strategy | None = None
+    timeout: Timeout | None = None
+    weight: Weight | None = None
+    description: str | None = Field(default=None, max_length=1000)
+
+
+class QueueOut(Out):
+    id: int
+    name: str
+    strategy: Strategy
+    timeout: int
+    weight: int
+    description: str
+
+
+@router.get("")
+async def list_queues(user: CurrentUser, session: SessionDep, page: PageDep) -> ListOut[QueueOut]:
+    query = select(Queue).order_by(Queue.name)
+    if user.role is Role.agent:
+        query = query.join(QueueAgent, QueueAgent.queue_id == Queue.id).where(QueueAgent.user_id == user.id)
+    count, rows = await paginate(session, query, page)
+    return ListOut(count=count, rows=[QueueOut.model_validate(row) for row in rows])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_queue(body: QueueIn, _: AdminUser, session: SessionDep) -> QueueOut:
+    queue = Queue(**body.model_dump())
+    session.add(queue)
+    await session.flush()
+    return QueueOut.model_validate(queue)
+
+
+@router.get("/{queue_id}")
+async def get_queue(queue_id: int, user: CurrentUser, session: SessionDep) -> QueueOut:
+    queue = await get_or_404(session, Queue, queue_id, "queue")
+    if user.role is Role.agent and await session.get(QueueAgent, (queue_id, user.id)) is None:
+        raise not_found("queue", queue_id)
+    return QueueOut.model_validate(queue)
+
+
+@router.api_route("/{queue_id}", methods=["PATCH", "PUT"])
+async def update_queue(queue_id: int, body: QueuePatch, _: AdminUser, session: SessionDep) -> QueueOut:
+    queue = await get_or_404(session, Queue, queue_id, "queue")
+    apply_patch(queue, body)
+    await session.flush()
+    return QueueOut.model_validate(queue)
+
+
+@router.delete("/{queue_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_queue(queue_id: int, _: AdminUser, session: SessionDep) -> None:
+    """Agent memberships go with the queue; action-plan steps that route to it block the delete."""
+    queue = await get_or_404(session, Queue, queue_id, "queue")
+    await ensure_unreferenced(
+        session,
+        f"queue {queue.name}",
+        [
+            (
+                "queue steps of the action plans of accounts",
+                select(Account.key).join(Action, Action.account_id == Account.id).where(Action.queue_id == queue_id),
+            )
+        ],
+    )
+    await session.delete(queue)
+
+
+add_member_routes(router, Queue, QueueAgent, "queue_id", "queue")

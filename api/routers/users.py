@@ -1,0 +1,105 @@
+"""Users: admins manage them, supervisors may read them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, status
+from pydantic import BaseModel, Field, StringConstraints
+from sqlalchemy import select
+
+from api.crud import ListOut, Out, apply_patch, ensure_unreferenced, get_or_404, paginate
+from api.deps import AdminUser, PageDep, SessionDep, StaffUser
+from api.errors import conflict, invalid
+from api.security import hash_password
+from models import Account, Action, Role, User, UserStatus
+
+router = APIRouter(prefix="/api/users", tags=["users"])
+
+Username = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")]
+Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
+Capacity = Annotated[int, Field(ge=0, le=100)]
+
+
+class UserIn(BaseModel):
+    username: Username
+    password: Password
+    full_name: str = Field(default="", max_length=200)
+    role: Role = Role.agent
+    whatsapp_capacity: Capacity = 5
+
+
+class UserPatch(BaseModel):
+    username: Username | None = None
+    password: Password | None = None
+    full_name: str | None = Field(default=None, max_length=200)
+    role: Role | None = None
+    whatsapp_capacity: Capacity | None = None
+
+
+class UserOut(Out):
+    id: int
+    username: str
+    full_name: str
+    role: Role
+    whatsapp_capacity: int
+    status: UserStatus
+    pause_id: int | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@router.get("")
+async def list_users(_: StaffUser, session: SessionDep, page: PageDep, role: Role | None = None) -> ListOut[UserOut]:
+    query = select(User).order_by(User.id)
+    if role is not None:
+        query = query.where(User.role == role)
+    count, rows = await paginate(session, query, page)
+    return ListOut(count=count, rows=[UserOut.model_validate(row) for row in rows])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_user(body: UserIn, _: AdminUser, session: SessionDep) -> UserOut:
+    user = User(**body.model_dump(exclude={"password"}), password_hash=hash_password(body.password))
+    session.add(user)
+    await session.flush()
+    return UserOut.model_validate(user)
+
+
+@router.get("/{user_id}")
+async def get_user(user_id: int, _: StaffUser, session: SessionDep) -> UserOut:
+    return UserOut.model_validate(await get_or_404(session, User, user_id, "user"))
+
+
+@router.api_route("/{user_id}", methods=["PATCH", "PUT"])
+async def update_user(user_id: int, body: UserPatch, me: AdminUser, session: SessionDep) -> UserOut:
+    user = await get_or_404(session, User, user_id, "user")
+    if user.id == me.id and body.role not in (None, Role.admin):
+        raise conflict("you cannot take the admin role from yourself", {"role": "would lock you out"})
+    if "password" in body.model_fields_set and body.password is None:
+        raise invalid({"password": "may not be null"})
+    if body.password is not None:
+        user.password_hash = hash_password(body.password)
+    apply_patch(user, body, exclude=frozenset({"password"}))
+    await session.flush()
+    return UserOut.model_validate(user)
+
+
+@router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_user(user_id: int, me: AdminUser, session: SessionDep) -> None:
+    """Memberships of accounts and queues go with the user; action-plan steps that name them block it."""
+    user = await get_or_404(session, User, user_id, "user")
+    if user.id == me.id:
+        raise conflict("you cannot delete yourself")
+    await ensure_unreferenced(
+        session,
+        f"user {user.username}",
+        [
+            (
+                "agent steps of the action plans of accounts",
+                select(Account.key).join(Action, Action.account_id == Account.id).where(Action.agent_id == user.id),
+            )
+        ],
+    )
+    await session.delete(user)

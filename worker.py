@@ -1,0 +1,43 @@
+"""The Temporal worker: hosts Shareline's workflows and activities; SIGTERM drains it gracefully."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities import build_activities
+from models.db import create_engine, create_sessionmaker
+from settings import Settings
+from workflows import WORKFLOWS
+
+log = logging.getLogger("shareline.worker")
+
+
+async def run(settings: Settings) -> None:
+    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    engine = create_engine(settings.sqlalchemy_url)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with Worker(
+            client,
+            task_queue=settings.temporal_task_queue,
+            workflows=WORKFLOWS,
+            activities=build_activities(settings, create_sessionmaker(engine)),
+        ):
+            log.info("worker polling task queue %s", settings.temporal_task_queue)
+            await stop.wait()
+            log.info("worker draining")
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(run(Settings()))
