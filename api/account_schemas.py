@@ -16,6 +16,7 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    TypeAdapter,
 )
 
 from api.routers.contacts import Mobile
@@ -31,11 +32,14 @@ Secret = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 Mustache = Annotated[str, StringConstraints(max_length=2000), AfterValidator(check_mustache)]
 
 
-def _base_url(value: AnyHttpUrl) -> str:
-    return str(value).rstrip("/")
+_HTTP_URL = TypeAdapter(AnyHttpUrl)
 
 
-BaseUrl = Annotated[AnyHttpUrl, AfterValidator(_base_url)]
+def _base_url(value: str) -> str:
+    return str(_HTTP_URL.validate_python(value)).rstrip("/")
+
+
+BaseUrl = Annotated[str, AfterValidator(_base_url)]
 
 
 class _Strict(BaseModel):

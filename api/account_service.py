@@ -125,10 +125,7 @@ def apply_account(account: Account, body: AccountPatch, box: SecretBox) -> None:
 
 
 def _overlay(name: str, model: type[SectionT], current: dict[str, Any], given: Any) -> SectionT:
-    if isinstance(given, BaseModel):
-        changes = given.model_dump(exclude_unset=True)
-    else:
-        changes = dict(given or {})
+    changes = given.model_dump(exclude_unset=True) if isinstance(given, BaseModel) else dict(given or {})
     changes = {key: value for key, value in changes.items() if value != MASK}  # "***" keeps the secret
     try:
         return model.model_validate({**current, **changes})
@@ -161,7 +158,9 @@ def _sections_of(account: Account, stored: dict[str, str]) -> dict[str, dict[str
     }
 
 
-def _write_sections(account: Account, sections: dict[str, Any], secret_credentials: frozenset[str]) -> dict[str, str]:
+def _write_sections(
+    account: Account, sections: dict[str, Any], secret_credentials: frozenset[str]
+) -> dict[str, str]:
     """Store the sections' plain values on `account`; return the secrets to seal."""
     values = sections["credentials"].model_dump(mode="json")
     account.credentials = {k: v for k, v in values.items() if k not in secret_credentials}
@@ -233,7 +232,9 @@ def account_out(account: Account, box: SecretBox, *, admin: bool) -> AccountOut:
         recontact_template=RecontactTemplate.model_validate(account.recontact_template)
         if account.recontact_template
         else None,
-        assistant=AssistantOut(**assistant.model_dump(exclude={"api_key"}), api_key=mask("assistant.api_key")),
+        assistant=AssistantOut(
+            **assistant.model_dump(exclude={"api_key"}), api_key=mask("assistant.api_key")
+        ),
         video=VideoOut(
             enabled=account.video_enabled,
             api_key=mask("video.api_key"),

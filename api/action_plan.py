@@ -147,8 +147,12 @@ def _jumps(params: _Params) -> list[tuple[str, int]]:
 
 
 async def load_plan(session: AsyncSession, account_id: int) -> list[StepOut]:
-    rows = await session.scalars(select(Action).where(Action.account_id == account_id).order_by(Action.position))
+    rows = await session.scalars(
+        select(Action).where(Action.account_id == account_id).order_by(Action.position)
+    )
     return [
-        StepOut(step=row.position, application=row.application, params=row.params, interval_id=row.interval_id)
+        StepOut(
+            step=row.position, application=row.application, params=row.params, interval_id=row.interval_id
+        )
         for row in rows
     ]

@@ -37,13 +37,17 @@ async def get_or_404(
     return row
 
 
-async def paginate(session: AsyncSession, query: Select[tuple[ModelT]], page: Page) -> tuple[int, Sequence[ModelT]]:
+async def paginate(
+    session: AsyncSession, query: Select[ModelT], page: Page
+) -> tuple[int, Sequence[ModelT]]:
     count = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = (await session.scalars(query.limit(page.limit).offset(page.offset))).all()
     return count or 0, rows
 
 
-async def ensure_unreferenced(session: AsyncSession, what: str, references: Sequence[tuple[str, Select[Any]]]) -> None:
+async def ensure_unreferenced(
+    session: AsyncSession, what: str, references: Sequence[tuple[str, Select[Any]]]
+) -> None:
     """Refuse (409) to delete `what` while any query in `references` finds rows that point at it.
 
     Each reference is (description, query returning identifying labels); the answer names them.
@@ -62,7 +66,9 @@ def apply_patch(
 ) -> None:
     """Copy the fields the client sent onto `row`; null is refused for fields that cannot be empty."""
     changes = body.model_dump(exclude_unset=True, exclude=set(exclude))
-    refused = {name: "may not be null" for name, value in changes.items() if value is None and name not in nullable}
+    refused = {
+        name: "may not be null" for name, value in changes.items() if value is None and name not in nullable
+    }
     if refused:
         raise invalid(refused)
     for name, value in changes.items():

@@ -83,7 +83,9 @@ def pydantic_error(exc: ValidationError, prefix: Sequence[str | int] = ()) -> Ap
     return invalid(validation_fields(exc.errors(), prefix))
 
 
-def _render(status_code: int, code: str, message: str, fields: Mapping[str, str] | None = None) -> JSONResponse:
+def _render(
+    status_code: int, code: str, message: str, fields: Mapping[str, str] | None = None
+) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message}
     if fields:
         body["fields"] = dict(fields)

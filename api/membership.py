@@ -20,20 +20,26 @@ class MemberIds(BaseModel):
     ids: Annotated[list[int], Field(min_length=1, max_length=1000)]
 
 
-def add_member_routes(router: APIRouter, owner: type[Base], link: type[Base], owner_column: str, what: str) -> None:
+def add_member_routes(
+    router: APIRouter, owner: type[Base], link: type[Base], owner_column: str, what: str
+) -> None:
     """Add GET/POST `/{owner_id}/agents` and DELETE `/{owner_id}/agents/{user_id}` to `router`."""
     link_owner = getattr(link, owner_column)
     link_user = link.user_id  # type: ignore[attr-defined]
 
-    @router.get(f"/{{owner_id}}/agents", summary=f"Agents of a {what}")
-    async def list_members(owner_id: int, _: StaffUser, session: SessionDep, page: PageDep) -> ListOut[UserOut]:
+    @router.get("/{owner_id}/agents", summary=f"Agents of a {what}")
+    async def list_members(
+        owner_id: int, _: StaffUser, session: SessionDep, page: PageDep
+    ) -> ListOut[UserOut]:
         await get_or_404(session, owner, owner_id, what)
         query = select(User).join(link, link_user == User.id).where(link_owner == owner_id).order_by(User.id)
         count, rows = await paginate(session, query, page)
         return ListOut(count=count, rows=[UserOut.model_validate(row) for row in rows])
 
-    @router.post(f"/{{owner_id}}/agents", summary=f"Add agents to a {what}")
-    async def add_members(owner_id: int, body: MemberIds, _: AdminUser, session: SessionDep) -> dict[str, Any]:
+    @router.post("/{owner_id}/agents", summary=f"Add agents to a {what}")
+    async def add_members(
+        owner_id: int, body: MemberIds, _: AdminUser, session: SessionDep
+    ) -> dict[str, Any]:
         await get_or_404(session, owner, owner_id, what)
         wanted = set(body.ids)
         found = set((await session.scalars(select(User.id).where(User.id.in_(wanted)))).all())
@@ -44,7 +50,7 @@ def add_member_routes(router: APIRouter, owner: type[Base], link: type[Base], ow
         return {"added": sorted(wanted)}
 
     @router.delete(
-        f"/{{owner_id}}/agents/{{user_id}}",
+        "/{owner_id}/agents/{user_id}",
         status_code=status.HTTP_204_NO_CONTENT,
         summary=f"Remove an agent from a {what}",
     )

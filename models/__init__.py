@@ -22,8 +22,8 @@ __all__ = [
     "ProviderType",
     "Queue",
     "QueueAgent",
-    "Strategy",
     "Role",
+    "Strategy",
     "User",
     "UserStatus",
 ]

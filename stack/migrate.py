@@ -47,13 +47,17 @@ def ensure_admin(database_url: str, password: str | None) -> str | None:
 
 
 async def ensure_search_attributes(client: Client, namespace: str) -> None:
-    existing = await client.operator_service.list_search_attributes(ListSearchAttributesRequest(namespace=namespace))
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
     missing = {key.name for key in SEARCH_ATTRIBUTES} - set(existing.custom_attributes)
     if missing:
         await client.operator_service.add_search_attributes(
             AddSearchAttributesRequest(
                 namespace=namespace,
-                search_attributes={name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in sorted(missing)},
+                search_attributes={
+                    name: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD for name in sorted(missing)
+                },
             )
         )
         log.info("registered search attributes %s", sorted(missing))
@@ -75,7 +79,10 @@ async def migrate(settings: Settings) -> None:
     upgrade_to_head(settings.sqlalchemy_url)
     password = settings.admin_password.get_secret_value() if settings.admin_password else None
     if generated := ensure_admin(settings.sqlalchemy_url, password):
-        print(f"Created user 'admin' with password: {generated}  (shown once; set SHARELINE_ADMIN_PASSWORD to choose)")  # noqa: T201
+        print(
+            f"Created user 'admin' with password: {generated}"
+            "  (shown once; set SHARELINE_ADMIN_PASSWORD to choose it)"
+        )
     client = await connect_temporal(settings)
     await ensure_search_attributes(client, settings.temporal_namespace)
 

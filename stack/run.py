@@ -89,12 +89,23 @@ def main() -> int:
             temporal = _spawn(
                 "temporal",
                 [
-                    str(BIN / "temporal"), "server", "start-dev",
-                    "--db-filename", str(data_dir / "temporal.db"),
-                    "--ip", host, "--port", str(port), "--ui-port", str(ui_port),
-                    "--namespace", settings.temporal_namespace,
-                    "--log-level", "warn", "--ui-disable-news-fetch",
-                ],  # fmt: skip
+                    str(BIN / "temporal"),
+                    "server",
+                    "start-dev",
+                    "--db-filename",
+                    str(data_dir / "temporal.db"),
+                    "--ip",
+                    host,
+                    "--port",
+                    str(port),
+                    "--ui-port",
+                    str(ui_port),
+                    "--namespace",
+                    settings.temporal_namespace,
+                    "--log-level",
+                    "warn",
+                    "--ui-disable-news-fetch",
+                ],
                 env,
             )
             children.append(temporal)
@@ -109,9 +120,16 @@ def main() -> int:
             _spawn(
                 "api",
                 [
-                    str(BIN / "uvicorn"), "--factory", "api.app:create_app",
-                    "--host", settings.api_host, "--port", str(settings.api_port), "--log-level", "warning",
-                ],  # fmt: skip
+                    str(BIN / "uvicorn"),
+                    "--factory",
+                    "api.app:create_app",
+                    "--host",
+                    settings.api_host,
+                    "--port",
+                    str(settings.api_port),
+                    "--log-level",
+                    "warning",
+                ],
                 env,
             )
         )

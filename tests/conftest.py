@@ -129,8 +129,12 @@ class Api:
         created: dict[str, Any] = response.json()
         return created
 
-    async def user(self, admin: dict[str, str], username: str, role: str = "agent") -> tuple[int, dict[str, str]]:
-        created = await self.create(admin, "/api/users", {"username": username, "password": "password-123", "role": role})
+    async def user(
+        self, admin: dict[str, str], username: str, role: str = "agent"
+    ) -> tuple[int, dict[str, str]]:
+        created = await self.create(
+            admin, "/api/users", {"username": username, "password": "password-123", "role": role}
+        )
         return created["id"], await self.login(username, "password-123")
 
 

@@ -87,7 +87,12 @@ async def list_answers(
     await visible_account(session, account_id, user)
     query = select(CannedAnswer).where(CannedAnswer.account_id == account_id).order_by(CannedAnswer.name)
     if search:
-        query = query.where(or_(CannedAnswer.name.icontains(search, autoescape=True), CannedAnswer.value.icontains(search, autoescape=True)))
+        query = query.where(
+            or_(
+                CannedAnswer.name.icontains(search, autoescape=True),
+                CannedAnswer.value.icontains(search, autoescape=True),
+            )
+        )
     count, rows = await paginate(session, query, page)
     return ListOut(count=count, rows=[AnswerOut.model_validate(row) for row in rows])
 
@@ -149,7 +154,9 @@ async def create_disposition(
         if parent is None or parent.account_id != account_id:
             raise invalid({"parent_id": "is not a disposition of this account"})
         if parent.level != body.level - 1:
-            raise invalid({"parent_id": f"a level {body.level} disposition needs a parent of level {body.level - 1}"})
+            raise invalid(
+                {"parent_id": f"a level {body.level} disposition needs a parent of level {body.level - 1}"}
+            )
     disposition = Disposition(account_id=account_id, **body.model_dump())
     session.add(disposition)
     await session.flush()
@@ -174,8 +181,14 @@ async def delete_disposition(account_id: int, disposition_id: int, _: AdminUser,
         session,
         f"disposition {disposition.name}",
         [
-            ("dispositions under it", select(Disposition.name).where(Disposition.parent_id == disposition_id)),
-            ("close steps of the action plan", select(Action.position).where(Action.disposition_id == disposition_id)),
+            (
+                "dispositions under it",
+                select(Disposition.name).where(Disposition.parent_id == disposition_id),
+            ),
+            (
+                "close steps of the action plan",
+                select(Action.position).where(Action.disposition_id == disposition_id),
+            ),
         ],
     )
     await session.delete(disposition)
@@ -191,7 +204,9 @@ async def get_actions(account_id: int, _: StaffUser, session: SessionDep) -> lis
 
 
 @router.put("/actions")
-async def replace_actions(account_id: int, body: list[StepIn], _: AdminUser, session: SessionDep) -> list[StepOut]:
+async def replace_actions(
+    account_id: int, body: list[StepIn], _: AdminUser, session: SessionDep
+) -> list[StepOut]:
     """Replace the whole ordered plan; steps are numbered from 1 in the order sent."""
     await get_or_404(session, Account, account_id, "account", lock=True)
     actions = await build_plan(session, account_id, body)

@@ -34,14 +34,18 @@ async def list_accounts(
 ) -> ListOut[AccountOut]:
     query = select(Account).order_by(Account.id)
     if user.role is Role.agent:
-        query = query.join(AccountAgent, AccountAgent.account_id == Account.id).where(AccountAgent.user_id == user.id)
+        query = query.join(AccountAgent, AccountAgent.account_id == Account.id).where(
+            AccountAgent.user_id == user.id
+        )
     count, rows = await paginate(session, query, page)
     admin = user.role is Role.admin
     return ListOut(count=count, rows=[account_out(row, services.secrets, admin=admin) for row in rows])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
-async def create_account(body: AccountIn, _: AdminUser, session: SessionDep, services: ServicesDep) -> AccountOut:
+async def create_account(
+    body: AccountIn, _: AdminUser, session: SessionDep, services: ServicesDep
+) -> AccountOut:
     account = new_account(body, services.secrets, services.settings.public_url)
     session.add(account)
     await session.flush()
@@ -49,7 +53,9 @@ async def create_account(body: AccountIn, _: AdminUser, session: SessionDep, ser
 
 
 @router.get("/{account_id}")
-async def get_account(account_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep) -> AccountOut:
+async def get_account(
+    account_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
+) -> AccountOut:
     account = await visible_account(session, account_id, user)
     return account_out(account, services.secrets, admin=user.role is Role.admin)
 

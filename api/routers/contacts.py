@@ -118,13 +118,12 @@ async def list_contacts(
     await get_or_404(session, ContactList, list_id, "list")
     query = select(Contact).where(Contact.list_id == list_id).order_by(Contact.id)
     if search:
-        pattern = f"%{search}%"
         query = query.where(
             or_(
-                Contact.first_name.ilike(pattern),
-                Contact.last_name.ilike(pattern),
-                Contact.mobile.ilike(pattern),
-                Contact.email.ilike(pattern),
+                *(
+                    column.icontains(search, autoescape=True)
+                    for column in (Contact.first_name, Contact.last_name, Contact.mobile, Contact.email)
+                )
             )
         )
     count, rows = await paginate(session, query, page)

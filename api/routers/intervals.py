@@ -94,7 +94,9 @@ async def get_interval(interval_id: int, _: StaffUser, session: SessionDep) -> I
 
 
 @router.api_route("/{interval_id}", methods=["PATCH", "PUT"])
-async def update_interval(interval_id: int, body: IntervalPatch, _: AdminUser, session: SessionDep) -> IntervalOut:
+async def update_interval(
+    interval_id: int, body: IntervalPatch, _: AdminUser, session: SessionDep
+) -> IntervalOut:
     interval = await get_or_404(session, Interval, interval_id, "interval")
     apply_patch(interval, body, exclude=frozenset({"rules"}))
     if body.rules is not None:
@@ -112,7 +114,9 @@ async def delete_interval(interval_id: int, _: AdminUser, session: SessionDep) -
         [
             (
                 "action plan steps of accounts",
-                select(Account.key).join(Action, Action.account_id == Account.id).where(Action.interval_id == interval_id),
+                select(Account.key)
+                .join(Action, Action.account_id == Account.id)
+                .where(Action.interval_id == interval_id),
             )
         ],
     )

@@ -39,7 +39,9 @@ async def readyz(services: ServicesDep) -> JSONResponse:
         except Exception as exc:  # any failure means "not ready"; the type says which
             results[name] = f"unavailable: {type(exc).__name__}"
     ready = all(value == "ok" for value in results.values())
-    return JSONResponse({"status": "ready" if ready else "unavailable", **results}, status_code=200 if ready else 503)
+    return JSONResponse(
+        {"status": "ready" if ready else "unavailable", **results}, status_code=200 if ready else 503
+    )
 
 
 @router.get("/metrics", response_class=Response)

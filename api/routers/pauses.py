@@ -10,7 +10,6 @@ from api.crud import ListOut, Out, ensure_unreferenced, get_or_404, paginate
 from api.deps import AdminUser, CurrentUser, PageDep, SessionDep
 from models import Account, Pause, User
 
-
 router = APIRouter(prefix="/api/pauses", tags=["pauses"])
 
 
@@ -58,7 +57,10 @@ async def delete_pause(pause_id: int, _: AdminUser, session: SessionDep) -> None
         f"pause {pause.name}",
         [
             ("agents now in it", select(User.username).where(User.pause_id == pause.id)),
-            ("accounts as their disposition pause", select(Account.key).where(Account.disposition_pause_id == pause.id)),
+            (
+                "accounts as their disposition pause",
+                select(Account.key).where(Account.disposition_pause_id == pause.id),
+            ),
         ],
     )
     await session.delete(pause)

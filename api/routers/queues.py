@@ -88,7 +88,9 @@ async def delete_queue(queue_id: int, _: AdminUser, session: SessionDep) -> None
         [
             (
                 "queue steps of the action plans of accounts",
-                select(Account.key).join(Action, Action.account_id == Account.id).where(Action.queue_id == queue_id),
+                select(Account.key)
+                .join(Action, Action.account_id == Account.id)
+                .where(Action.queue_id == queue_id),
             )
         ],
     )

@@ -51,7 +51,9 @@ class UserOut(Out):
 
 
 @router.get("")
-async def list_users(_: StaffUser, session: SessionDep, page: PageDep, role: Role | None = None) -> ListOut[UserOut]:
+async def list_users(
+    _: StaffUser, session: SessionDep, page: PageDep, role: Role | None = None
+) -> ListOut[UserOut]:
     query = select(User).order_by(User.id)
     if role is not None:
         query = query.where(User.role == role)
@@ -98,7 +100,9 @@ async def delete_user(user_id: int, me: AdminUser, session: SessionDep) -> None:
         [
             (
                 "agent steps of the action plans of accounts",
-                select(Account.key).join(Action, Action.account_id == Account.id).where(Action.agent_id == user.id),
+                select(Account.key)
+                .join(Action, Action.account_id == Account.id)
+                .where(Action.agent_id == user.id),
             )
         ],
     )
