@@ -29,6 +29,7 @@ class Settings(BaseSettings):
 
     env: Environment = Environment.development
     data_dir: Path = Path(".shareline")
+    media_path: Path | None = None
 
     # External servers; the embedded stack (`make run`) fills these in for its children.
     database_url: str | None = None
@@ -45,6 +46,10 @@ class Settings(BaseSettings):
     api_port: int = 8000
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
+
+    media_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    webhook_max_bytes: int = Field(default=1024 * 1024, ge=1024)
+    http_timeout_seconds: float = Field(default=30.0, gt=0)
 
     twilio_api_base: str = "https://api.twilio.com"
     meta_graph_base: str = "https://graph.facebook.com/v23.0"
@@ -79,7 +84,8 @@ class Settings(BaseSettings):
 
     @property
     def media_dir(self) -> Path:
-        return self.data_dir / "media"
+        """Shareline's media store (SHARELINE_MEDIA_PATH, else media/ under the data dir)."""
+        return self.media_path or self.data_dir / "media"
 
 
 def _check_fernet_key(key: str) -> None:

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import signal
 
+import httpx
 from temporalio.client import Client
 from temporalio.worker import Worker
 
@@ -20,6 +21,7 @@ log = logging.getLogger("shareline.worker")
 async def run(settings: Settings) -> None:
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
     engine = create_engine(settings.sqlalchemy_url)
+    http = httpx.AsyncClient(timeout=settings.http_timeout_seconds)  # one per process, shared by activities
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -29,12 +31,13 @@ async def run(settings: Settings) -> None:
             client,
             task_queue=settings.temporal_task_queue,
             workflows=WORKFLOWS,
-            activities=build_activities(settings, create_sessionmaker(engine)),
+            activities=build_activities(settings, create_sessionmaker(engine), http),
         ):
             log.info("worker polling task queue %s", settings.temporal_task_queue)
             await stop.wait()
             log.info("worker draining")
     finally:
+        await http.aclose()
         await engine.dispose()
 
 

@@ -1,0 +1,36 @@
+"""Class-based activities that hold their dependencies; `build_activities` wires them for a worker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from activities.media import MediaActivities, MediaStore
+from activities.messages import MessageActivities
+from models.secrets import SecretBox
+from providers.base import Endpoints
+from settings import Settings
+
+
+def endpoints_of(settings: Settings) -> Endpoints:
+    return Endpoints(
+        twilio_api_base=settings.twilio_api_base.rstrip("/"),
+        meta_graph_base=settings.meta_graph_base.rstrip("/"),
+        sinch_auth_base=settings.sinch_auth_base.rstrip("/"),
+    )
+
+
+def build_activities(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient
+) -> list[Callable[..., Any]]:
+    assert settings.secret_key is not None
+    box = SecretBox(settings.secret_key.get_secret_value())
+    endpoints = endpoints_of(settings)
+    media = MediaActivities(
+        sessions, http, endpoints, box, MediaStore(settings.media_dir), settings.media_max_bytes
+    )
+    messages = MessageActivities(sessions, http, endpoints, box)
+    return [media.store_media, media.record_media_failure, messages.send_message]

@@ -43,11 +43,6 @@ SCALAR_FIELDS = (
 NULLABLE_FIELDS = frozenset({"disposition_pause_id"})
 
 
-def receive_url(account: Account) -> str:
-    """The URL to paste into the provider's console (the provider calls it for every webhook)."""
-    return f"{account.motion_domain}/api/whatsapp/accounts/{account.id}/notify?token={account.proxy_token}"
-
-
 def new_account(body: AccountIn, box: SecretBox, public_url: str) -> Account:
     account = Account(
         proxy_token=secrets.token_urlsafe(32),  # 256 random bits, generated once
@@ -219,7 +214,7 @@ def account_out(account: Account, box: SecretBox, *, admin: bool) -> AccountOut:
         credentials=credentials,
         wait_assigned_agent=account.wait_assigned_agent,
         wait_assigned_queue=account.wait_assigned_queue,
-        receive_url=receive_url(account) if admin else None,
+        receive_url=account.receive_url if admin else None,
         proxy_token=account.proxy_token if admin else None,
         notification=NotificationOut(
             sound=account.notification_sound,

@@ -19,11 +19,13 @@ from api.routers import (
     agents,
     auth,
     contacts,
+    interactions,
     intervals,
     operations,
     pauses,
     queues,
     users,
+    webhooks,
 )
 from api.security import TokenSigner
 from models.db import create_engine, create_sessionmaker
@@ -77,6 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         accounts.router,
         account_config.router,
         agents.router,
+        webhooks.router,
+        interactions.router,
     ):
         app.include_router(router)
     logging.getLogger("httpx").setLevel(logging.WARNING)

@@ -37,9 +37,7 @@ async def get_or_404(
     return row
 
 
-async def paginate(
-    session: AsyncSession, query: Select[ModelT], page: Page
-) -> tuple[int, Sequence[ModelT]]:
+async def paginate(session: AsyncSession, query: Select[ModelT], page: Page) -> tuple[int, Sequence[ModelT]]:
     count = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     rows = (await session.scalars(query.limit(page.limit).offset(page.offset))).all()
     return count or 0, rows

@@ -3,11 +3,23 @@
 from models.account import Account, AccountAgent, Action, Application, CannedAnswer, Disposition, ProviderType
 from models.base import Base
 from models.contact import Contact, ContactList
+from models.interaction import (
+    MEDIA_TYPES,
+    DeliveryStatus,
+    Direction,
+    Interaction,
+    InteractionStatus,
+    Message,
+    MessageType,
+    PendingStatus,
+    WebhookNonce,
+)
 from models.interval import Interval
 from models.queue import Queue, QueueAgent, Strategy
 from models.user import Pause, Role, User, UserStatus
 
 __all__ = [
+    "MEDIA_TYPES",
     "Account",
     "AccountAgent",
     "Action",
@@ -16,9 +28,16 @@ __all__ = [
     "CannedAnswer",
     "Contact",
     "ContactList",
+    "DeliveryStatus",
+    "Direction",
     "Disposition",
+    "Interaction",
+    "InteractionStatus",
     "Interval",
+    "Message",
+    "MessageType",
     "Pause",
+    "PendingStatus",
     "ProviderType",
     "Queue",
     "QueueAgent",
@@ -26,4 +45,5 @@ __all__ = [
     "Strategy",
     "User",
     "UserStatus",
+    "WebhookNonce",
 ]

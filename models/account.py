@@ -93,6 +93,11 @@ class Account(Base, Timestamps):
     video_note: Mapped[str] = mapped_column(String(1000), default="")
     video_metadata: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
 
+    @property
+    def receive_url(self) -> str:
+        """The URL to paste into the provider's console; every webhook of the account comes here."""
+        return f"{self.motion_domain}/api/whatsapp/accounts/{self.id}/notify?token={self.proxy_token}"
+
 
 class AccountAgent(Base):
     __tablename__ = "account_agents"

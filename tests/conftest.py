@@ -22,12 +22,17 @@ from cryptography.fernet import Fernet
 from fastapi import FastAPI
 from psycopg import sql
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from activities import build_activities
 from api.app import create_app
+from models.db import create_engine, create_sessionmaker
 from models.migrations import upgrade_to_head
 from settings import Settings
 from stack.migrate import ensure_admin
 from stack.postgres import EmbeddedPostgres, create_database
+from tests.fakes.providers import FakeProviders, LoopbackServer
+from workflows import WORKFLOWS
 
 ADMIN_PASSWORD = "admin-password-1"
 PUBLIC_URL = "https://shareline.example.com"
@@ -85,9 +90,31 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+@pytest.fixture(scope="session")
+async def fake_server() -> AsyncIterator[FakeProviders]:
+    fakes = FakeProviders()
+    async with LoopbackServer(fakes.app()) as base_url:
+        fakes.base_url = base_url
+        yield fakes
+
+
 @pytest.fixture
-def settings(database_url: str, temporal_env: WorkflowEnvironment, tmp_path: Path) -> Settings:
+def fakes(fake_server: FakeProviders) -> FakeProviders:
+    """The fake provider APIs, with this test's requests and scripted failures only."""
+    fake_server.requests.clear()
+    fake_server.fail_next.clear()
+    fake_server.revoked_tokens.clear()
+    return fake_server
+
+
+@pytest.fixture
+def settings(
+    database_url: str, temporal_env: WorkflowEnvironment, tmp_path: Path, fakes: FakeProviders
+) -> Settings:
     return Settings(
+        twilio_api_base=f"{fakes.base_url}/twilio",
+        meta_graph_base=f"{fakes.base_url}/graph",
+        sinch_auth_base=f"{fakes.base_url}/sinch-auth",
         database_url=database_url,
         env="development",
         temporal_address=temporal_env.client.service_client.config.target_host,
@@ -136,6 +163,22 @@ class Api:
             admin, "/api/users", {"username": username, "password": "password-123", "role": role}
         )
         return created["id"], await self.login(username, "password-123")
+
+
+@pytest.fixture
+async def worker(settings: Settings, temporal_env: WorkflowEnvironment) -> AsyncIterator[Worker]:
+    """A Temporal worker with Shareline's workflows and activities on this test's task queue."""
+    engine = create_engine(settings.sqlalchemy_url, pool_size=5)
+    async with httpx.AsyncClient(timeout=10) as http:
+        running = Worker(
+            temporal_env.client,
+            task_queue=settings.temporal_task_queue,
+            workflows=WORKFLOWS,
+            activities=build_activities(settings, create_sessionmaker(engine), http),
+        )
+        async with running:
+            yield running
+    await engine.dispose()
 
 
 @pytest.fixture

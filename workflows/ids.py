@@ -11,3 +11,11 @@ AGENT = SearchAttributeKey.for_keyword("ShareAgent")
 STATUS = SearchAttributeKey.for_keyword("ShareStatus")
 
 SEARCH_ATTRIBUTES = (ACCOUNT_KEY, CONTACT, AGENT, STATUS)
+
+# Signals that are sent with signal-with-start need their name as a string; handlers use the same.
+MESSAGE_RECEIVED = "message_received"
+
+
+def interaction_workflow_id(account_id: int, contact_id: int, interaction_id: int) -> str:
+    """One workflow per interaction, named by account and contact so an operator can find it."""
+    return f"wa-{account_id}-{contact_id}-{interaction_id}"

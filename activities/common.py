@@ -1,0 +1,31 @@
+"""What the activities share: loading an account for its provider, and turning provider errors
+into Temporal's retry semantics."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.exceptions import ApplicationError
+
+from models import Account
+from models.secrets import SecretBox
+from providers.accounts import provider_account
+from providers.base import ProviderAccount, SendError
+
+PROVIDER_REJECTED = "ProviderRejected"
+
+
+async def load_provider_account(session: AsyncSession, box: SecretBox, account_id: int) -> ProviderAccount:
+    account = await session.get(Account, account_id)
+    if account is None:
+        raise ApplicationError(
+            f"account {account_id} no longer exists", type="AccountGone", non_retryable=True
+        )
+    return provider_account(account, box)
+
+
+def retryable(error: SendError) -> ApplicationError:
+    """A transient provider failure: let the retry policy try again, after Retry-After if given."""
+    delay = timedelta(seconds=error.retry_after) if error.retry_after is not None else None
+    return ApplicationError(error.text, error.code, type="ProviderUnavailable", next_retry_delay=delay)

@@ -1,0 +1,120 @@
+"""Outbound messages: a stored message is sent through its account's provider exactly once.
+
+The message row is written first (status queued) by whoever asks for the send; this activity
+calls the provider and records the provider's message id, or the permanent failure with the
+provider's code and text. Status callbacks that arrived before the id was known are applied here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import httpx
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+from temporalio.exceptions import ApplicationError
+
+from activities.common import load_provider_account, retryable
+from domain.delivery import advances
+from models import Contact, DeliveryStatus, Direction, Interaction, Message, PendingStatus
+from models.secrets import SecretBox
+from providers import PROVIDERS
+from providers.base import Endpoints, OutboundMessage, SendError, Template
+
+
+@dataclass
+class SendMessage:
+    message_id: int
+
+
+@dataclass
+class SendOutcome:
+    status: DeliveryStatus
+    provider_message_id: str | None = None
+    error_code: str | None = None
+    error_text: str | None = None
+
+
+class MessageActivities:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        http: httpx.AsyncClient,
+        endpoints: Endpoints,
+        box: SecretBox,
+    ) -> None:
+        self._sessions = sessions
+        self._http = http
+        self._endpoints = endpoints
+        self._box = box
+
+    @activity.defn
+    async def send_message(self, request: SendMessage) -> SendOutcome:
+        async with self._sessions() as session:
+            message = await session.get(Message, request.message_id)
+            if message is None or message.direction is not Direction.outbound:
+                raise ApplicationError(f"no outbound message {request.message_id}", non_retryable=True)
+            if message.provider_message_id is not None or message.status is DeliveryStatus.failed:
+                return SendOutcome(
+                    message.status, message.provider_message_id, message.error_code, message.error_text
+                )
+            mobile = await session.scalar(
+                select(Contact.mobile)
+                .join(Interaction, Interaction.contact_id == Contact.id)
+                .where(Interaction.id == message.interaction_id)
+            )
+            account = await load_provider_account(session, self._box, message.account_id)
+            template = message.payload.get("template")
+            outbound = OutboundMessage(
+                to=str(mobile),
+                text=message.text,
+                media_url=(message.media or {}).get("url"),
+                template=Template(**template) if template else None,
+                idempotency_key=f"shareline-message-{message.id}",
+            )
+        try:
+            result = await PROVIDERS[account.type].send(self._http, self._endpoints, account, outbound)
+        except SendError as error:
+            if error.retryable:
+                raise retryable(error) from error
+            return await self._record(request.message_id, None, error)
+        return await self._record(request.message_id, result.provider_message_id, None)
+
+    async def _record(self, message_id: int, provider_id: str | None, error: SendError | None) -> SendOutcome:
+        async with self._sessions() as session, session.begin():
+            message = await session.get(Message, message_id, with_for_update=True)
+            assert message is not None
+            now = datetime.now(UTC)
+            if error is not None:
+                message.status = DeliveryStatus.failed
+                message.error_code = error.code
+                message.error_text = error.text[:1000]
+                message.status_at = now
+            else:
+                message.provider_message_id = provider_id
+                message.status = DeliveryStatus.sent
+                message.status_at = now
+                early = (
+                    await session.scalars(
+                        select(PendingStatus)
+                        .where(
+                            PendingStatus.account_id == message.account_id,
+                            PendingStatus.provider_message_id == provider_id,
+                        )
+                        .order_by(PendingStatus.id)
+                    )
+                ).all()
+                for pending in early:
+                    if advances(message.status, pending.status):
+                        message.status = pending.status
+                        message.error_code = pending.error_code
+                        message.error_text = pending.error_text
+                if early:
+                    await session.execute(
+                        delete(PendingStatus).where(PendingStatus.id.in_([p.id for p in early]))
+                    )
+            return SendOutcome(
+                message.status, message.provider_message_id, message.error_code, message.error_text
+            )

@@ -1,0 +1,36 @@
+"""Handing stored messages to their interaction's workflow (signal-with-start)."""
+
+from __future__ import annotations
+
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes
+
+from api.ingestion import StoredInbound
+from models import Account, InteractionStatus
+from workflows import ids
+from workflows.interaction import InteractionInput, InteractionWorkflow, MessageArrived
+
+
+async def signal_inbound(temporal: Client, task_queue: str, account: Account, stored: StoredInbound) -> None:
+    """Start the interaction's workflow if it is not running, and signal the message to it.
+
+    The workflow id names account, contact and interaction, so two first messages racing for one
+    contact reach the same workflow; the workflow drops a message id it has seen.
+    """
+    await temporal.start_workflow(
+        InteractionWorkflow.run,
+        InteractionInput(
+            interaction_id=stored.interaction_id, account_id=account.id, contact_id=stored.contact_id
+        ),
+        id=ids.interaction_workflow_id(account.id, stored.contact_id, stored.interaction_id),
+        task_queue=task_queue,
+        start_signal=ids.MESSAGE_RECEIVED,
+        start_signal_args=[MessageArrived(message_id=stored.message_id, has_media=stored.has_media)],
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(ids.ACCOUNT_KEY, account.key),
+                SearchAttributePair(ids.CONTACT, stored.contact_mobile),
+                SearchAttributePair(ids.STATUS, InteractionStatus.open.value),
+            ]
+        ),
+    )

@@ -1,0 +1,235 @@
+"""Storing what a webhook carries, exactly once, in the request's one transaction.
+
+Inbound messages: the contact is found by mobile (or created in the account's default list), the
+contact's active interaction is found or created (a partial unique index settles races), and the
+message is inserted unless its provider id is already stored. Status callbacks are one UPDATE
+each that only moves a message's status forward; none of this touches Temporal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.delivery import ADVANCES_FROM
+from models import (
+    MEDIA_TYPES,
+    Account,
+    Contact,
+    DeliveryStatus,
+    Direction,
+    Interaction,
+    InteractionStatus,
+    Message,
+    PendingStatus,
+    WebhookNonce,
+)
+from providers.base import InboundMessage, StatusUpdate
+
+PREVIEW_LENGTH = 200
+NONCE_LIFETIME = timedelta(minutes=15)
+PENDING_STATUS_LIFETIME = timedelta(days=1)
+ACTIVE = Interaction.status != InteractionStatus.closed
+
+
+@dataclass(frozen=True)
+class StoredInbound:
+    message_id: int
+    interaction_id: int
+    contact_id: int
+    contact_mobile: str
+    has_media: bool
+    needs_signal: bool  # new, or stored by an attempt that could not reach the workflow
+
+
+async def store_inbound(session: AsyncSession, account: Account, inbound: InboundMessage) -> StoredInbound:
+    existing = (
+        await session.execute(
+            select(
+                Message.id,
+                Message.interaction_id,
+                Message.signalled_at,
+                Message.media,
+                Interaction.contact_id,
+            )
+            .join(Interaction, Interaction.id == Message.interaction_id)
+            .where(
+                Message.account_id == account.id, Message.provider_message_id == inbound.provider_message_id
+            )
+        )
+    ).first()
+    if existing is not None:
+        return StoredInbound(
+            message_id=existing.id,
+            interaction_id=existing.interaction_id,
+            contact_id=existing.contact_id,
+            contact_mobile=inbound.mobile,
+            has_media=existing.media is not None,
+            needs_signal=existing.signalled_at is None,
+        )
+    contact_id = await _contact_for(session, account, inbound)
+    interaction_id = await _active_interaction(session, account.id, contact_id)
+    media = None
+    if inbound.media is not None and inbound.type in MEDIA_TYPES:
+        media = {
+            "reference": inbound.media.reference,
+            "mime_type": inbound.media.mime_type,
+            "filename": inbound.media.filename,
+            "caption": inbound.media.caption,
+            "sha256_declared": inbound.media.sha256,
+            "status": "pending",
+        }
+    inserted = await session.scalar(
+        insert(Message)
+        .values(
+            account_id=account.id,
+            interaction_id=interaction_id,
+            direction=Direction.inbound,
+            type=inbound.type,
+            text=inbound.text,
+            media=media,
+            payload=inbound.payload,
+            provider_message_id=inbound.provider_message_id,
+            status=DeliveryStatus.received,
+            sent_at=inbound.sent_at,
+        )
+        .on_conflict_do_nothing(constraint="uq_messages_account_provider_id")
+        .returning(Message.id)
+    )
+    if inserted is None:  # a concurrent delivery of the same message won the insert
+        return await store_inbound(session, account, inbound)
+    now = datetime.now(UTC)
+    await session.execute(
+        update(Interaction)
+        .where(Interaction.id == interaction_id)
+        .values(read=False, last_message_at=now, last_inbound_at=now, last_message=_preview(inbound))
+    )
+    return StoredInbound(
+        message_id=inserted,
+        interaction_id=interaction_id,
+        contact_id=contact_id,
+        contact_mobile=inbound.mobile,
+        has_media=media is not None,
+        needs_signal=True,
+    )
+
+
+async def mark_signalled(session: AsyncSession, message_ids: list[int]) -> None:
+    await session.execute(
+        update(Message).where(Message.id.in_(message_ids)).values(signalled_at=datetime.now(UTC))
+    )
+
+
+async def apply_statuses(session: AsyncSession, account_id: int, statuses: list[StatusUpdate]) -> None:
+    now = datetime.now(UTC)
+    for status in statuses:
+        result = await session.execute(
+            update(Message)
+            .where(
+                Message.account_id == account_id,
+                Message.provider_message_id == status.provider_message_id,
+                Message.direction == Direction.outbound,
+                Message.status.in_(ADVANCES_FROM[status.status]),
+            )
+            .values(
+                status=status.status,
+                error_code=status.error_code,
+                error_text=status.error_text,
+                status_at=now,
+            )
+        )
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            await _keep_for_later(session, account_id, status)
+
+
+async def _keep_for_later(session: AsyncSession, account_id: int, status: StatusUpdate) -> None:
+    """A callback for an id no outbound message has (yet): the send may still be recording it."""
+    known = await session.scalar(
+        select(Message.id).where(
+            Message.account_id == account_id, Message.provider_message_id == status.provider_message_id
+        )
+    )
+    if known is not None:
+        return  # the message exists and the status would move it backwards: ignore
+    await session.execute(
+        delete(PendingStatus).where(PendingStatus.received_at < func.now() - PENDING_STATUS_LIFETIME)
+    )
+    session.add(
+        PendingStatus(
+            account_id=account_id,
+            provider_message_id=status.provider_message_id,
+            status=status.status,
+            error_code=status.error_code,
+            error_text=status.error_text,
+        )
+    )
+
+
+async def record_nonce(session: AsyncSession, account_id: int, nonce: str) -> bool:
+    """False if this nonce was seen already (a replayed request)."""
+    await session.execute(delete(WebhookNonce).where(WebhookNonce.seen_at < func.now() - NONCE_LIFETIME))
+    inserted = await session.scalar(
+        insert(WebhookNonce)
+        .values(account_id=account_id, nonce=nonce)
+        .on_conflict_do_nothing()
+        .returning(WebhookNonce.nonce)
+    )
+    return inserted is not None
+
+
+async def forget_nonce(session: AsyncSession, account_id: int, nonce: str) -> None:
+    await session.execute(
+        delete(WebhookNonce).where(WebhookNonce.account_id == account_id, WebhookNonce.nonce == nonce)
+    )
+
+
+async def _contact_for(session: AsyncSession, account: Account, inbound: InboundMessage) -> int:
+    """The contact with this mobile (the account's list first, then any list), else a new one."""
+    found = await session.scalar(
+        select(Contact.id)
+        .where(Contact.mobile == inbound.mobile)
+        .order_by((Contact.list_id == account.list_id).desc(), Contact.id)
+        .limit(1)
+    )
+    if found is not None:
+        return found
+    created = await session.scalar(
+        insert(Contact)
+        .values(
+            list_id=account.list_id,
+            mobile=inbound.mobile,
+            first_name=inbound.profile_name[:200],
+            last_name="",
+        )
+        .on_conflict_do_nothing(constraint="uq_contacts_list_mobile")
+        .returning(Contact.id)
+    )
+    return created if created is not None else await _contact_for(session, account, inbound)
+
+
+async def _active_interaction(session: AsyncSession, account_id: int, contact_id: int) -> int:
+    found = await session.scalar(
+        select(Interaction.id).where(
+            Interaction.account_id == account_id, Interaction.contact_id == contact_id, ACTIVE
+        )
+    )
+    if found is not None:
+        return found
+    created = await session.scalar(
+        insert(Interaction)
+        .values(
+            account_id=account_id, contact_id=contact_id, status=InteractionStatus.open, read=False, tags=[]
+        )
+        .on_conflict_do_nothing(index_elements=["account_id", "contact_id"], index_where=ACTIVE)
+        .returning(Interaction.id)
+    )
+    return created if created is not None else await _active_interaction(session, account_id, contact_id)
+
+
+def _preview(inbound: InboundMessage) -> str:
+    shown = inbound.text or f"[{inbound.type.value}]"
+    return shown[:PREVIEW_LENGTH]

@@ -1,0 +1,180 @@
+"""Reading interactions and their messages. Admins and supervisors see all; agents see the
+interactions of the accounts they belong to."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+from pydantic import BaseModel
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.crud import ListOut, Out, paginate
+from api.deps import CurrentUser, PageDep, ServicesDep, SessionDep
+from api.errors import not_found
+from models import (
+    Account,
+    AccountAgent,
+    Contact,
+    DeliveryStatus,
+    Direction,
+    Interaction,
+    InteractionStatus,
+    Message,
+    MessageType,
+    Role,
+    User,
+)
+from workflows.ids import interaction_workflow_id
+
+router = APIRouter(prefix="/api/whatsapp/interactions", tags=["interactions"])
+
+
+class ContactOut(Out):
+    id: int
+    first_name: str
+    last_name: str
+    mobile: str
+
+
+class InteractionOut(BaseModel):
+    id: int
+    account_id: int
+    account_key: str
+    contact: ContactOut
+    status: InteractionStatus
+    read: bool
+    owner_id: int | None
+    queue_id: int | None
+    tags: list[str]
+    disposition_id: int | None
+    started_at: datetime
+    last_message_at: datetime | None
+    last_inbound_at: datetime | None
+    last_message: str
+    closed_at: datetime | None
+    workflow_id: str
+
+
+class MessageOut(Out):
+    id: int
+    interaction_id: int
+    direction: Direction
+    type: MessageType
+    text: str
+    media: dict[str, Any] | None
+    payload: dict[str, Any]
+    provider_message_id: str | None
+    status: DeliveryStatus
+    error_code: str | None
+    error_text: str | None
+    sender_id: int | None
+    sent_at: datetime | None
+    created_at: datetime
+    status_at: datetime | None
+
+
+InteractionRows = Select[Interaction, str, Contact]
+
+
+def visible(user: User) -> InteractionRows:
+    """Interactions with their account key and contact, limited to what `user` may see."""
+    query = select(Interaction, Account.key, Contact).join(Account, Account.id == Interaction.account_id)
+    query = query.join(Contact, Contact.id == Interaction.contact_id)
+    if user.role is Role.agent:
+        query = query.join(
+            AccountAgent,
+            (AccountAgent.account_id == Interaction.account_id) & (AccountAgent.user_id == user.id),
+        )
+    return query
+
+
+def interaction_out(interaction: Interaction, account_key: str, contact: Contact) -> InteractionOut:
+    return InteractionOut(
+        id=interaction.id,
+        account_id=interaction.account_id,
+        account_key=account_key,
+        contact=ContactOut.model_validate(contact),
+        status=interaction.status,
+        read=interaction.read,
+        owner_id=interaction.owner_id,
+        queue_id=interaction.queue_id,
+        tags=interaction.tags,
+        disposition_id=interaction.disposition_id,
+        started_at=interaction.started_at,
+        last_message_at=interaction.last_message_at,
+        last_inbound_at=interaction.last_inbound_at,
+        last_message=interaction.last_message,
+        closed_at=interaction.closed_at,
+        workflow_id=interaction_workflow_id(interaction.account_id, interaction.contact_id, interaction.id),
+    )
+
+
+BASE = (
+    select(Interaction, Account.key, Contact)
+    .join(Account, Account.id == Interaction.account_id)
+    .join(Contact, Contact.id == Interaction.contact_id)
+)
+
+
+async def visible_interaction(session: AsyncSession, interaction_id: int, user: User) -> InteractionOut:
+    row = (await session.execute(visible(user).where(Interaction.id == interaction_id))).first()
+    if row is None:
+        raise not_found("interaction", interaction_id)
+    return interaction_out(*row)
+
+
+@router.get("")
+async def list_interactions(
+    user: CurrentUser,
+    session: SessionDep,
+    page: PageDep,
+    account_id: int | None = None,
+    agent_id: int | None = None,
+    status: Annotated[InteractionStatus | None, Query(description="open, open-pending or closed")] = None,
+    read: bool | None = None,
+) -> ListOut[InteractionOut]:
+    query = visible(user).order_by(Interaction.last_message_at.desc().nulls_last(), Interaction.id.desc())
+    if account_id is not None:
+        query = query.where(Interaction.account_id == account_id)
+    if agent_id is not None:
+        query = query.where(Interaction.owner_id == agent_id)
+    if status is not None:
+        query = query.where(Interaction.status == status)
+    if read is not None:
+        query = query.where(Interaction.read == read)
+    count = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    rows = (await session.execute(query.limit(page.limit).offset(page.offset))).all()
+    return ListOut(count=count or 0, rows=[interaction_out(*row) for row in rows])
+
+
+@router.get("/{interaction_id}")
+async def get_interaction(interaction_id: int, user: CurrentUser, session: SessionDep) -> InteractionOut:
+    return await visible_interaction(session, interaction_id, user)
+
+
+@router.get("/{interaction_id}/messages")
+async def list_messages(
+    interaction_id: int, user: CurrentUser, session: SessionDep, page: PageDep
+) -> ListOut[MessageOut]:
+    await visible_interaction(session, interaction_id, user)
+    query = select(Message).where(Message.interaction_id == interaction_id).order_by(Message.id)
+    count, rows = await paginate(session, query, page)
+    return ListOut(count=count, rows=[MessageOut.model_validate(row) for row in rows])
+
+
+@router.get("/{interaction_id}/messages/{message_id}/media", response_class=FileResponse)
+async def get_media(
+    interaction_id: int, message_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
+) -> FileResponse:
+    """The stored bytes of an inbound media message (404 until the download has finished)."""
+    await visible_interaction(session, interaction_id, user)
+    message = await session.get(Message, message_id)
+    if message is None or message.interaction_id != interaction_id or not (message.media or {}).get("path"):
+        raise not_found("stored media of message", message_id)
+    assert message.media is not None
+    path = services.settings.media_dir / message.media["path"]
+    return FileResponse(path, media_type=message.media.get("content_type") or "application/octet-stream")

@@ -1,0 +1,123 @@
+"""The Receive URL: every provider posts its webhooks for an account here.
+
+Order of work: size and token, content type, signature, parse, then one transaction that stores
+statuses and messages idempotently; only after it commits are new messages signalled to their
+workflows. If Temporal cannot be reached the answer is 503, the rows stay, and the provider's
+retry signals them (a message's `signalled_at` says whether it was handed over).
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from datetime import UTC, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
+
+from api.deps import ServicesDep
+from api.dispatch import signal_inbound
+from api.errors import AppError
+from api.ingestion import apply_statuses, forget_nonce, mark_signalled, record_nonce, store_inbound
+from models import Account, ProviderType
+from providers import PROVIDERS
+from providers.accounts import provider_account
+from providers.base import WebhookRejected, WebhookRequest
+
+log = logging.getLogger(__name__)
+
+router = APIRouter(prefix="/api/whatsapp/accounts", tags=["receive url"])
+
+Token = Annotated[str, Query(max_length=200, description="the account's proxy token")]
+FORBIDDEN = AppError(403, "forbidden", "unknown account or wrong token")
+
+
+async def _account(services: ServicesDep, account_id: int, token: str) -> Account:
+    async with services.sessionmaker() as session:
+        account = await session.get(Account, account_id)
+    if account is None or not hmac.compare_digest(token.encode(), account.proxy_token.encode()):
+        raise FORBIDDEN
+    return account
+
+
+@router.get("/{account_id}/notify", response_class=PlainTextResponse)
+async def verify_subscription(
+    account_id: int,
+    services: ServicesDep,
+    token: Token = "",
+    mode: Annotated[str, Query(alias="hub.mode")] = "",
+    verify_token: Annotated[str, Query(alias="hub.verify_token", max_length=200)] = "",
+    challenge: Annotated[str, Query(alias="hub.challenge", max_length=200)] = "",
+) -> PlainTextResponse:
+    """Meta's subscription handshake: the verify token is the account's proxy token."""
+    account = await _account(services, account_id, token or verify_token)
+    if mode != "subscribe" or not hmac.compare_digest(verify_token.encode(), account.proxy_token.encode()):
+        raise FORBIDDEN
+    return PlainTextResponse(challenge)
+
+
+@router.post("/{account_id}/notify")
+async def receive(account_id: int, request: Request, services: ServicesDep, token: Token = "") -> Response:
+    limit = services.settings.webhook_max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise AppError(413, "too_large", f"webhook bodies are limited to {limit} bytes")
+    account = await _account(services, account_id, token)
+    body = await _read_limited(request, limit)
+    provider = PROVIDERS[account.type]
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type not in provider.content_types:
+        raise AppError(
+            415,
+            "unsupported_media_type",
+            f"{account.type} webhooks must be {' or '.join(provider.content_types)}",
+        )
+    webhook = WebhookRequest(
+        headers={name.lower(): value for name, value in request.headers.items()},
+        body=body,
+        content_type=content_type,
+    )
+    try:
+        nonce = provider.verify(webhook, provider_account(account, services.secrets), datetime.now(UTC))
+        parsed = provider.parse(webhook)
+    except WebhookRejected as rejected:
+        log.info("webhook for account %s rejected: %s", account.id, rejected.code)
+        raise AppError(rejected.status_code, rejected.code, rejected.message) from rejected
+
+    async with services.sessionmaker() as session, session.begin():
+        if nonce is not None and not await record_nonce(session, account.id, nonce):
+            raise AppError(403, "replayed", "this signature nonce was used already")
+        await apply_statuses(session, account.id, parsed.statuses)
+        stored = [await store_inbound(session, account, message) for message in parsed.messages]
+
+    pending = [item for item in stored if item.needs_signal]
+    handed: list[int] = []
+    try:
+        for item in pending:
+            await signal_inbound(services.temporal, services.settings.temporal_task_queue, account, item)
+            handed.append(item.message_id)
+    except Exception as exc:  # Temporal down or overloaded: the provider's retry finishes the job
+        log.warning("could not signal account %s messages to Temporal: %s", account.id, type(exc).__name__)
+        async with services.sessionmaker() as session, session.begin():
+            if handed:
+                await mark_signalled(session, handed)
+            if nonce is not None:
+                await forget_nonce(session, account.id, nonce)
+        raise AppError(503, "temporal_unavailable", "stored, but not yet routed; retry this webhook") from exc
+    if handed:
+        async with services.sessionmaker() as session, session.begin():
+            await mark_signalled(session, handed)
+
+    if account.type is ProviderType.twilio:
+        return Response("<Response/>", media_type="text/xml")
+    return JSONResponse({"messages": len(parsed.messages), "statuses": len(parsed.statuses)})
+
+
+async def _read_limited(request: Request, limit: int) -> bytes:
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            raise AppError(413, "too_large", f"webhook bodies are limited to {limit} bytes")
+    return bytes(body)

@@ -1,0 +1,156 @@
+"""Interactions (one conversation of a contact on an account) and their messages.
+
+At most one interaction per (account, contact) is not closed: a partial unique index makes two
+racing first messages land in the same interaction. A message's provider id is unique per account,
+so a webhook delivered many times stores one row.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import DateTime, Enum, ForeignKey, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base
+
+
+class InteractionStatus(StrEnum):
+    open = "open"
+    open_pending = "open-pending"  # open, waiting for an agent to accept it
+    closed = "closed"
+
+
+class Direction(StrEnum):
+    inbound = "in"
+    outbound = "out"
+
+
+class MessageType(StrEnum):
+    text = "text"
+    image = "image"
+    video = "video"
+    audio = "audio"
+    document = "document"
+    sticker = "sticker"
+    location = "location"
+    contacts = "contacts"
+    interactive = "interactive"
+    button = "button"
+    reaction = "reaction"
+    template = "template"
+    unsupported = "unsupported"
+
+
+MEDIA_TYPES = frozenset(
+    {MessageType.image, MessageType.video, MessageType.audio, MessageType.document, MessageType.sticker}
+)
+
+
+class DeliveryStatus(StrEnum):
+    received = "received"  # inbound
+    queued = "queued"
+    sent = "sent"
+    delivered = "delivered"
+    read = "read"
+    failed = "failed"
+
+
+class Interaction(Base):
+    __tablename__ = "interactions"
+    __table_args__ = (
+        Index(
+            "uq_interactions_one_active_per_contact",
+            "account_id",
+            "contact_id",
+            unique=True,
+            postgresql_where=text("status <> 'closed'"),
+        ),
+        Index("ix_interactions_account_status", "account_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="RESTRICT"))
+    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[InteractionStatus] = mapped_column(
+        Enum(InteractionStatus, name="interaction_status", native_enum=False, length=20),
+        default=InteractionStatus.open,
+    )
+    read: Mapped[bool] = mapped_column(default=False)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id", ondelete="SET NULL"))
+    tags: Mapped[list[str]] = mapped_column(ARRAY(String(50)), default=list)
+    disposition_id: Mapped[int | None] = mapped_column(ForeignKey("dispositions.id", ondelete="SET NULL"))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    last_message_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_message: Mapped[str] = mapped_column(String(200), default="")
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Message(Base):
+    __tablename__ = "messages"
+    __table_args__ = (
+        UniqueConstraint("account_id", "provider_message_id", name="uq_messages_account_provider_id"),
+        Index("ix_messages_interaction_id", "interaction_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="RESTRICT"))
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"))
+    direction: Mapped[Direction] = mapped_column(
+        Enum(Direction, name="direction", native_enum=False, length=10)
+    )
+    type: Mapped[MessageType] = mapped_column(
+        Enum(MessageType, name="message_type", native_enum=False, length=20)
+    )
+    text: Mapped[str] = mapped_column(Text, default="")
+    # Media: the provider's reference (url or id, mime type, file name, caption) and, once fetched,
+    # where the bytes are in Shareline's media store.
+    media: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        Enum(DeliveryStatus, name="delivery_status", native_enum=False, length=20)
+    )
+    error_code: Mapped[str | None] = mapped_column(String(50))
+    error_text: Mapped[str | None] = mapped_column(Text)
+    sender_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # provider's timestamp
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set once the interaction's workflow has been told; a webhook retry re-signals while it is null.
+    signalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class WebhookNonce(Base):
+    """Signature nonces already seen (Sinch), so a captured request cannot be replayed."""
+
+    __tablename__ = "webhook_nonces"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    nonce: Mapped[str] = mapped_column(String(200), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), index=True)
+
+
+class PendingStatus(Base):
+    """A status callback for an outbound message whose provider id is not stored yet (the callback
+    outran the send's reply). The send applies it once it records the id; stale ones are pruned."""
+
+    __tablename__ = "pending_statuses"
+    __table_args__ = (Index("ix_pending_statuses_account_message", "account_id", "provider_message_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    provider_message_id: Mapped[str] = mapped_column(String(200))
+    status: Mapped[DeliveryStatus] = mapped_column(
+        Enum(DeliveryStatus, name="delivery_status", native_enum=False, length=20)
+    )
+    error_code: Mapped[str | None] = mapped_column(String(50))
+    error_text: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )

@@ -1,0 +1,239 @@
+"""The one small interface every WhatsApp provider module implements.
+
+A provider verifies a webhook for an account, parses it into normalized inbound messages and
+status updates, sends text / media / templates, and fetches inbound media. It holds no database
+or Temporal handle: the webhook route and the activities do the I/O around it.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+
+from models import DeliveryStatus, MessageType, ProviderType
+
+
+@dataclass(frozen=True)
+class Endpoints:
+    """Provider API bases that are settings rather than account fields (tests point them at fakes)."""
+
+    twilio_api_base: str
+    meta_graph_base: str
+    sinch_auth_base: str
+
+
+@dataclass(frozen=True)
+class ProviderAccount:
+    """What a provider needs of an account: credentials with secrets decrypted, and its public URL."""
+
+    id: int
+    type: ProviderType
+    phone: str
+    receive_url: str
+    proxy_token: str
+    credentials: dict[str, str]
+
+
+@dataclass(frozen=True)
+class WebhookRequest:
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+    content_type: str  # media type only, lower-case, no parameters
+
+    def json(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise WebhookRejected(400, "bad_json", f"the body is not valid JSON: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class MediaRef:
+    reference: str  # a URL (Twilio, Sinch, Kaleyra) or a media id (Meta)
+    mime_type: str | None = None
+    filename: str | None = None
+    caption: str | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    provider_message_id: str
+    mobile: str  # international digits, no '+'
+    profile_name: str
+    type: MessageType
+    text: str = ""
+    media: MediaRef | None = None
+    payload: dict[str, Any] = field(default_factory=dict)
+    sent_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StatusUpdate:
+    provider_message_id: str
+    status: DeliveryStatus
+    error_code: str | None = None
+    error_text: str | None = None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Parsed:
+    messages: list[InboundMessage] = field(default_factory=list)
+    statuses: list[StatusUpdate] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Template:
+    name: str
+    language: str
+    parameters: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class OutboundMessage:
+    to: str  # international digits, no '+'
+    text: str = ""
+    media_url: str | None = None
+    template: Template | None = None
+    idempotency_key: str | None = None
+
+    @property
+    def media_kind(self) -> str:
+        """What WhatsApp calls the media: image, video, audio or document (from the URL's file type)."""
+        return media_type_for(guess_mime(self.media_url or "")).value
+
+
+@dataclass(frozen=True)
+class SendResult:
+    provider_message_id: str
+
+
+class WebhookRejected(Exception):
+    """A webhook that cannot be accepted: the status code and a message safe to return and log."""
+
+    def __init__(self, status_code: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.code = code
+        self.message = message
+
+
+class SendError(Exception):
+    """A send or fetch the provider refused. `retryable` errors (429, 5xx, network) are retried
+    by the activity's retry policy; the others are recorded on the message as failed."""
+
+    def __init__(
+        self, text: str, *, retryable: bool, code: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(text)
+        self.text = text
+        self.retryable = retryable
+        self.code = code
+        self.retry_after = retry_after
+
+
+class Provider(ABC):
+    type: ProviderType
+    content_types: frozenset[str] = frozenset({"application/json"})
+
+    @abstractmethod
+    def verify(self, request: WebhookRequest, account: ProviderAccount, now: datetime) -> str | None:
+        """Raise WebhookRejected(403) unless the request is authentic. Return a nonce that must not
+        have been seen before (the caller records it), or None."""
+
+    @abstractmethod
+    def parse(self, request: WebhookRequest) -> Parsed:
+        """Normalize the body; raise WebhookRejected(400) if it is malformed."""
+
+    @abstractmethod
+    async def send(
+        self,
+        http: httpx.AsyncClient,
+        endpoints: Endpoints,
+        account: ProviderAccount,
+        message: OutboundMessage,
+    ) -> SendResult: ...
+
+    @abstractmethod
+    async def fetch_media(
+        self, http: httpx.AsyncClient, endpoints: Endpoints, account: ProviderAccount, media: MediaRef
+    ) -> tuple[bytes, str | None]:
+        """The media's bytes and content type."""
+
+
+def guess_mime(url: str) -> str | None:
+    return mimetypes.guess_type(url.split("?", 1)[0])[0]
+
+
+def media_type_for(mime: str | None) -> MessageType:
+    """image, video or audio by the MIME type's major part; anything else travels as a document."""
+    kind = (mime or "").split("/", 1)[0]
+    return MessageType(kind) if kind in {"image", "video", "audio"} else MessageType.document
+
+
+def check_response(response: httpx.Response, code: str | None, text: str) -> None:
+    """Raise SendError for a non-2xx response: 429 and 5xx are retryable, other 4xx permanent."""
+    if response.is_success:
+        return
+    retryable = response.status_code == 429 or response.status_code >= 500
+    raise SendError(
+        f"HTTP {response.status_code}: {text}",
+        retryable=retryable,
+        code=code,
+        retry_after=retry_after(response),
+    )
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        try:
+            return max(0.0, (parsedate_to_datetime(value) - datetime.now(UTC)).total_seconds())
+        except (TypeError, ValueError):
+            return None
+
+
+def response_json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except ValueError:
+        return {}
+    return body if isinstance(body, dict) else {}
+
+
+async def request(http: httpx.AsyncClient, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    """An HTTP call whose network failures become retryable SendErrors."""
+    try:
+        return await http.request(method, url, **kwargs)
+    except httpx.TransportError as exc:
+        raise SendError(f"{type(exc).__name__} calling the provider", retryable=True) from exc
+
+
+def obj(container: dict[str, Any], key: str) -> dict[str, Any]:
+    """container[key] if it is a JSON object, else an empty one."""
+    value = container.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def digits(value: str) -> str:
+    """International digits from 'whatsapp:+1555…', '+1555…' or '1555…'."""
+    return "".join(ch for ch in value.removeprefix("whatsapp:") if ch.isdigit())
+
+
+def from_unix(value: Any) -> datetime | None:
+    try:
+        return datetime.fromtimestamp(int(value), UTC)
+    except (TypeError, ValueError, OverflowError):
+        return None

@@ -1,0 +1,181 @@
+"""Kaleyra WhatsApp API v2. Kaleyra signs nothing: the Receive URL's token is the guard.
+
+Inbound arrives either as the documented "callback profile" JSON (body, mime_type, media_url,
+from, name, type, created_at, ...) or in the older Meta-shaped format; both are accepted. Field
+names of status callbacks and of the send response are UNCONFIRMED in Kaleyra's public docs, so
+every name seen in the wild is read (see docs/providers.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from models import DeliveryStatus, MessageType, ProviderType
+from providers.base import (
+    Endpoints,
+    InboundMessage,
+    MediaRef,
+    OutboundMessage,
+    Parsed,
+    Provider,
+    ProviderAccount,
+    SendError,
+    SendResult,
+    StatusUpdate,
+    WebhookRejected,
+    WebhookRequest,
+    check_response,
+    digits,
+    media_type_for,
+    obj,
+    request,
+    response_json,
+)
+from providers.meta import cloud_message, parse_cloud_values
+
+STATUSES = {
+    "sent": DeliveryStatus.sent,
+    "delivered": DeliveryStatus.delivered,
+    "read": DeliveryStatus.read,
+    "failed": DeliveryStatus.failed,
+    "not-sent": DeliveryStatus.failed,
+}
+ID_FIELDS = ("id", "message_id", "msgid", "wamid")
+
+
+class KaleyraProvider(Provider):
+    type = ProviderType.kaleyra
+
+    def verify(self, request: WebhookRequest, account: ProviderAccount, now: datetime) -> str | None:
+        return None
+
+    def parse(self, request: WebhookRequest) -> Parsed:
+        body = request.json()
+        if not isinstance(body, dict):
+            raise WebhookRejected(400, "malformed", "expected a JSON object")
+        if isinstance(body.get("entry"), list):  # Meta envelope
+            values = [
+                change.get("value") or {}
+                for entry in body["entry"]
+                if isinstance(entry, dict)
+                for change in entry.get("changes") or []
+                if isinstance(change, dict)
+            ]
+            return parse_cloud_values(values)
+        if "messages" in body or "statuses" in body:  # older per-number format: a bare Meta `value`
+            return parse_cloud_values([body])
+        if "status" in body and not body.get("from"):
+            return _status(body)
+        return Parsed(messages=[_callback_profile(body, request.body)])
+
+    async def send(
+        self,
+        http: httpx.AsyncClient,
+        endpoints: Endpoints,
+        account: ProviderAccount,
+        message: OutboundMessage,
+    ) -> SendResult:
+        credentials = account.credentials
+        url = f"{credentials['base_url']}/v2/{credentials['account_sid']}/whatsapp/{account.phone}/messages"
+        messaging = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            **cloud_message(message),
+        }
+        messaging["to"] = f"+{message.to}"
+        response = await request(
+            http,
+            "POST",
+            url,
+            json={"messaging_object": messaging},
+            headers={"api-key": credentials["api_key"]},
+        )
+        body = response_json(response)
+        error = obj(body, "error")
+        code = error.get("code") or body.get("code")
+        check_response(
+            response,
+            str(code) if code else None,
+            str(error.get("message") or body.get("message") or response.reason_phrase),
+        )
+        message_id = _send_id(body)
+        if not message_id:
+            raise SendError("Kaleyra answered without a message id", retryable=False)
+        return SendResult(provider_message_id=message_id)
+
+    async def fetch_media(
+        self, http: httpx.AsyncClient, endpoints: Endpoints, account: ProviderAccount, media: MediaRef
+    ) -> tuple[bytes, str | None]:
+        headers = {"api-key": account.credentials["api_key"]}
+        response = await request(http, "GET", media.reference, headers=headers, follow_redirects=True)
+        check_response(response, None, response.reason_phrase)
+        return response.content, response.headers.get("content-type") or media.mime_type
+
+
+def _send_id(body: dict[str, Any]) -> str | None:
+    messages = body.get("messages")
+    if isinstance(messages, list) and messages and isinstance(messages[0], dict) and messages[0].get("id"):
+        return str(messages[0]["id"])
+    data = body.get("data")
+    if isinstance(data, dict) and data.get("message_id"):
+        return str(data["message_id"])
+    if isinstance(data, list) and data and isinstance(data[0], dict) and data[0].get("message_id"):
+        return str(data[0]["message_id"])
+    return str(body["id"]) if body.get("id") else None
+
+
+def _callback_profile(body: dict[str, Any], raw: bytes) -> InboundMessage:
+    sender = digits(str(body.get("from") or body.get("mobile") or ""))
+    if not sender:
+        raise WebhookRejected(400, "malformed", "from is missing")
+    # With no id field, retries of one callback carry the same bytes: their hash is the id.
+    message_id = next((str(body[name]) for name in ID_FIELDS if body.get(name)), None)
+    message_id = message_id or "kaleyra-" + hashlib.sha256(raw).hexdigest()[:40]
+    declared = str(body.get("type") or "text").lower()
+    media = None
+    if body.get("media_url"):
+        mime = body.get("mime_type")
+        message_type = (
+            MessageType(declared)
+            if declared in {"image", "video", "audio", "document", "sticker"}
+            else media_type_for(mime)
+        )
+        media = MediaRef(reference=str(body["media_url"]), mime_type=mime, caption=body.get("body") or None)
+    elif declared == "text":
+        message_type = MessageType.text
+    else:
+        message_type = next((kind for kind in MessageType if kind.value == declared), MessageType.unsupported)
+    return InboundMessage(
+        provider_message_id=message_id,
+        mobile=sender,
+        profile_name=str(body.get("name") or ""),
+        type=message_type,
+        text=str(body.get("body") or ""),
+        media=media,
+        payload=body,
+    )
+
+
+def _status(body: dict[str, Any]) -> Parsed:
+    message_id = next((str(body[name]) for name in ID_FIELDS if body.get(name)), None)
+    if not message_id:
+        raise WebhookRejected(400, "malformed", "the status callback lacks a message id")
+    status = STATUSES.get(str(body.get("status")).lower())
+    if status is None:
+        return Parsed()
+    error = obj(body, "error")
+    code = error.get("code") or body.get("error_code")
+    return Parsed(
+        statuses=[
+            StatusUpdate(
+                provider_message_id=message_id,
+                status=status,
+                error_code=str(code) if code else None,
+                error_text=error.get("message") or body.get("error_message") or body.get("reason"),
+            )
+        ]
+    )

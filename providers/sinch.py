@@ -1,0 +1,209 @@
+"""Sinch Conversation API ("Sinch V2"): JSON callbacks, optional HMAC with nonce and timestamp,
+OAuth2 client-credentials tokens cached until they expire."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import time
+from datetime import datetime
+from typing import Any
+
+import httpx
+
+from models import DeliveryStatus, MessageType, ProviderType
+from providers.base import (
+    Endpoints,
+    InboundMessage,
+    MediaRef,
+    OutboundMessage,
+    Parsed,
+    Provider,
+    ProviderAccount,
+    SendError,
+    SendResult,
+    StatusUpdate,
+    WebhookRejected,
+    WebhookRequest,
+    check_response,
+    digits,
+    guess_mime,
+    media_type_for,
+    obj,
+    request,
+    response_json,
+)
+
+SIGNATURE_WINDOW_SECONDS = 300
+TOKEN_EARLY_REFRESH_SECONDS = 60
+STATUSES = {
+    "QUEUED_ON_CHANNEL": DeliveryStatus.sent,
+    "DELIVERED": DeliveryStatus.delivered,
+    "READ": DeliveryStatus.read,
+    "FAILED": DeliveryStatus.failed,
+}
+
+
+def signature(secret: str, body: bytes, nonce: str, timestamp: str) -> str:
+    signed = body + b"." + nonce.encode() + b"." + timestamp.encode()
+    return base64.b64encode(hmac.new(secret.encode(), signed, hashlib.sha256).digest()).decode()
+
+
+class SinchProvider(Provider):
+    type = ProviderType.sinch_v2
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, str], tuple[str, float]] = {}  # (auth base, key id) → (token, expiry)
+        self._token_lock = asyncio.Lock()
+
+    def verify(self, request: WebhookRequest, account: ProviderAccount, now: datetime) -> str | None:
+        secret = account.credentials.get("webhook_secret")
+        if not secret:
+            return None  # no webhook secret configured: the Receive URL's token is the guard
+        given = request.headers.get("x-sinch-webhook-signature", "")
+        nonce = request.headers.get("x-sinch-webhook-signature-nonce", "")
+        timestamp = request.headers.get("x-sinch-webhook-signature-timestamp", "")
+        if not (given and nonce and timestamp.isdigit()):
+            raise WebhookRejected(403, "bad_signature", "the x-sinch-webhook-signature headers are missing")
+        if abs(now.timestamp() - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:
+            raise WebhookRejected(
+                403, "stale_signature", "the signature timestamp is outside the 5-minute window"
+            )
+        if not hmac.compare_digest(signature(secret, request.body, nonce, timestamp), given):
+            raise WebhookRejected(403, "bad_signature", "x-sinch-webhook-signature does not match")
+        return nonce
+
+    def parse(self, request: WebhookRequest) -> Parsed:
+        body = request.json()
+        if not isinstance(body, dict):
+            raise WebhookRejected(400, "malformed", "expected a JSON object")
+        if isinstance(message := body.get("message"), dict):
+            if message.get("direction") != "TO_APP":
+                return Parsed()
+            return Parsed(messages=[_inbound(message)])
+        if isinstance(report := body.get("message_delivery_report"), dict):
+            update = _status(report)
+            return Parsed(statuses=[update] if update else [])
+        return Parsed()  # other Conversation API events: acknowledged, nothing to store
+
+    async def send(
+        self,
+        http: httpx.AsyncClient,
+        endpoints: Endpoints,
+        account: ProviderAccount,
+        message: OutboundMessage,
+    ) -> SendResult:
+        if message.template is not None:
+            raise SendError("Sinch V2 accounts carry no templates", retryable=False, code="no_templates")
+        content: dict[str, Any] = (
+            {"media_message": {"url": message.media_url}}
+            if message.media_url
+            else {"text_message": {"text": message.text}}
+        )
+        payload = {
+            "app_id": account.credentials["app_id"],
+            "recipient": {
+                "identified_by": {
+                    "channel_identities": [{"channel": "WHATSAPP", "identity": f"+{message.to}"}]
+                }
+            },
+            "message": content,
+        }
+        url = (
+            f"{account.credentials['base_url']}/v1/projects/{account.credentials['project_id']}/messages:send"
+        )
+        response = None
+        for refresh in (False, True):  # a 401 means the cached token was revoked: fetch one and retry once
+            token = await self._token(http, endpoints, account, refresh=refresh)
+            response = await request(
+                http, "POST", url, json=payload, headers={"Authorization": f"Bearer {token}"}
+            )
+            if response.status_code != 401:
+                break
+        assert response is not None
+        body = response_json(response)
+        error = obj(body, "error")
+        code = error.get("status") or (str(error["code"]) if error.get("code") is not None else None)
+        check_response(response, code, str(error.get("message") or response.reason_phrase))
+        if not body.get("message_id"):
+            raise SendError("Sinch answered without a message_id", retryable=False)
+        return SendResult(provider_message_id=str(body["message_id"]))
+
+    async def fetch_media(
+        self, http: httpx.AsyncClient, endpoints: Endpoints, account: ProviderAccount, media: MediaRef
+    ) -> tuple[bytes, str | None]:
+        response = await request(http, "GET", media.reference, follow_redirects=True)
+        check_response(response, None, response.reason_phrase)
+        return response.content, response.headers.get("content-type") or media.mime_type
+
+    async def _token(
+        self, http: httpx.AsyncClient, endpoints: Endpoints, account: ProviderAccount, *, refresh: bool
+    ) -> str:
+        key = (endpoints.sinch_auth_base, account.credentials["key_id"])
+        async with self._token_lock:
+            cached = self._tokens.get(key)
+            if cached and not refresh and cached[1] > time.monotonic():
+                return cached[0]
+            response = await request(
+                http,
+                "POST",
+                f"{endpoints.sinch_auth_base}/oauth2/token",
+                data={"grant_type": "client_credentials"},
+                auth=(account.credentials["key_id"], account.credentials["key_secret"]),
+            )
+            body = response_json(response)
+            check_response(
+                response, "oauth", str(body.get("error_description") or body.get("error") or "token refused")
+            )
+            if not body.get("access_token"):
+                raise SendError("Sinch gave no access_token", retryable=False, code="oauth")
+            lifetime = float(body.get("expires_in") or 3600)
+            expiry = time.monotonic() + max(0.0, lifetime - TOKEN_EARLY_REFRESH_SECONDS)
+            self._tokens[key] = (str(body["access_token"]), expiry)
+            return str(body["access_token"])
+
+
+def _inbound(message: dict[str, Any]) -> InboundMessage:
+    identity = (message.get("channel_identity") or {}).get("identity")
+    contact_message = message.get("contact_message")
+    if not message.get("id") or not identity or not isinstance(contact_message, dict):
+        raise WebhookRejected(400, "malformed", "the message lacks id, channel_identity or contact_message")
+    text, media, message_type = "", None, MessageType.unsupported
+    if isinstance(content := contact_message.get("text_message"), dict):
+        message_type, text = MessageType.text, str(content.get("text") or "")
+    elif isinstance(content := contact_message.get("media_message"), dict) and content.get("url"):
+        url = str(content["url"])
+        mime = guess_mime(url)
+        message_type = media_type_for(mime)
+        media = MediaRef(reference=url, mime_type=mime, filename=content.get("filename_override"))
+    elif isinstance(content := contact_message.get("location_message"), dict):
+        message_type = MessageType.location
+        text = str(content.get("title") or content.get("label") or "")
+    elif isinstance(content := contact_message.get("choice_response_message"), dict):
+        message_type, text = MessageType.interactive, str(content.get("postback_data") or "")
+    return InboundMessage(
+        provider_message_id=str(message["id"]),
+        mobile=digits(str(identity)),
+        profile_name=str(message.get("contact_name") or ""),
+        type=message_type,
+        text=text,
+        media=media,
+        payload=message,
+    )
+
+
+def _status(report: dict[str, Any]) -> StatusUpdate | None:
+    if not report.get("message_id"):
+        raise WebhookRejected(400, "malformed", "the delivery report lacks message_id")
+    status = STATUSES.get(str(report.get("status")))
+    if status is None:
+        return None  # SWITCHING_CHANNEL and the like
+    reason = obj(report, "reason")
+    return StatusUpdate(
+        provider_message_id=str(report["message_id"]),
+        status=status,
+        error_code=reason.get("code"),
+        error_text=reason.get("description"),
+    )
