@@ -11,7 +11,6 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
-    Enum,
     ForeignKey,
     Index,
     LargeBinary,
@@ -23,7 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, Timestamps
+from models.base import Base, Timestamps, enum_column
 
 TIMEOUT_RANGE = "BETWEEN 1 AND 2147483"
 
@@ -61,9 +60,7 @@ class Account(Base, Timestamps):
     key: Mapped[str] = mapped_column(String(5))
     list_id: Mapped[int] = mapped_column(ForeignKey("contact_lists.id", ondelete="RESTRICT"), index=True)
     motion_domain: Mapped[str] = mapped_column(String(500))
-    type: Mapped[ProviderType] = mapped_column(
-        Enum(ProviderType, name="provider_type", native_enum=False, length=20)
-    )
+    type: Mapped[ProviderType] = mapped_column(enum_column(ProviderType))
     phone: Mapped[str] = mapped_column(String(32))
     description: Mapped[str] = mapped_column(String(1000), default="")
     credentials: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
@@ -142,9 +139,7 @@ class Action(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     position: Mapped[int]
-    application: Mapped[Application] = mapped_column(
-        Enum(Application, name="application", native_enum=False, length=20)
-    )
+    application: Mapped[Application] = mapped_column(enum_column(Application))
     params: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     interval_id: Mapped[int | None] = mapped_column(
         ForeignKey("intervals.id", ondelete="RESTRICT"), index=True

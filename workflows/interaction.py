@@ -45,6 +45,7 @@ class InteractionState:
 
     seen_message_ids: list[int] = field(default_factory=list)
     pending: list[MessageArrived] = field(default_factory=list)
+    messages_handled: int = 0
 
 
 @dataclass
@@ -61,12 +62,19 @@ class InteractionResult:
     messages_handled: int
 
 
+@dataclass
+class InteractionSummary:
+    """What an operator (or a test) can ask a running interaction without changing it."""
+
+    messages_handled: int
+    messages_pending: int
+
+
 @workflow.defn
 class InteractionWorkflow:
     @workflow.init
     def __init__(self, start: InteractionInput) -> None:
         self._state = start.state or InteractionState()
-        self._handled = 0
 
     @workflow.signal(name=MESSAGE_RECEIVED)
     def message_received(self, arrived: MessageArrived) -> None:
@@ -74,6 +82,10 @@ class InteractionWorkflow:
             return
         self._state.seen_message_ids = [*self._state.seen_message_ids, arrived.message_id][-SEEN_WINDOW:]
         self._state.pending.append(arrived)
+
+    @workflow.query
+    def summary(self) -> InteractionSummary:
+        return InteractionSummary(messages_handled=self._state.messages_handled, messages_pending=len(self._state.pending))
 
     @workflow.run
     async def run(self, start: InteractionInput) -> InteractionResult:
@@ -84,7 +96,7 @@ class InteractionWorkflow:
                 arrived = self._state.pending.pop(0)
                 if arrived.has_media:
                     await self._store_media(arrived.message_id)
-                self._handled += 1
+                self._state.messages_handled += 1
             if workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(

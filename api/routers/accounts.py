@@ -1,7 +1,7 @@
 """WhatsApp accounts: admins manage them; supervisors read all; agents read the ones they belong to.
 
 Deleting an account deletes what only it owns (agent memberships, canned answers, dispositions,
-action plan). See docs in README for every delete rule.
+action plan) and is refused while it has interactions (README, "What deletes what").
 """
 
 from __future__ import annotations
@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from api.account_schemas import AccountIn, AccountOut, AccountPatch
 from api.account_service import account_out, apply_account, new_account
-from api.crud import ListOut, get_or_404, paginate
+from api.crud import ListOut, ensure_unreferenced, get_or_404, paginate
 from api.deps import AdminUser, CurrentUser, PageDep, ServicesDep, SessionDep
 from api.errors import not_found
 from api.membership import add_member_routes
-from models import Account, AccountAgent, Role, User
+from models import Account, AccountAgent, Interaction, Role, User
 
 router = APIRouter(prefix="/api/whatsapp/accounts", tags=["accounts"])
 
@@ -72,7 +72,18 @@ async def update_account(
 
 @router.delete("/{account_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_account(account_id: int, _: AdminUser, session: SessionDep) -> None:
-    await session.delete(await get_or_404(session, Account, account_id, "account"))
+    account = await get_or_404(session, Account, account_id, "account")
+    await ensure_unreferenced(
+        session,
+        f"account {account.key}",
+        [
+            (
+                "interactions",
+                select(Interaction.id).where(Interaction.account_id == account_id).order_by(Interaction.id),
+            )
+        ],
+    )
+    await session.delete(account)
 
 
 add_member_routes(router, Account, AccountAgent, "account_id", "account")

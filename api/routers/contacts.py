@@ -15,7 +15,7 @@ from sqlalchemy import or_, select
 from api.crud import ListOut, Out, apply_patch, ensure_unreferenced, get_or_404, paginate
 from api.deps import PageDep, SessionDep, StaffUser
 from api.errors import not_found
-from models import Account, Contact, ContactList
+from models import Account, Contact, ContactList, Interaction
 
 router = APIRouter(prefix="/api/cm/lists", tags=["contacts"])
 
@@ -106,7 +106,15 @@ async def delete_list(list_id: int, _: StaffUser, session: SessionDep) -> None:
     await ensure_unreferenced(
         session,
         f"list {contact_list.name}",
-        [("accounts as their default list", select(Account.key).where(Account.list_id == list_id))],
+        [
+            ("accounts as their default list", select(Account.key).where(Account.list_id == list_id)),
+            (
+                "interactions of its contacts",
+                select(Interaction.id)
+                .join(Contact, Contact.id == Interaction.contact_id)
+                .where(Contact.list_id == list_id),
+            ),
+        ],
     )
     await session.delete(contact_list)
 
@@ -163,4 +171,10 @@ async def update_contact(
 
 @router.delete("/{list_id}/contacts/{contact_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_contact(list_id: int, contact_id: int, _: StaffUser, session: SessionDep) -> None:
-    await session.delete(await _contact_in_list(session, list_id, contact_id))
+    contact = await _contact_in_list(session, list_id, contact_id)
+    await ensure_unreferenced(
+        session,
+        f"contact {contact.mobile}",
+        [("interactions", select(Interaction.id).where(Interaction.contact_id == contact_id))],
+    )
+    await session.delete(contact)

@@ -1,8 +1,8 @@
-"""foundation
+"""initial schema
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-24 14:25:09.739924
+Create Date: 2026-11-24 14:44:01.128456
 """
 
 from __future__ import annotations
@@ -57,7 +57,15 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=100), nullable=False),
         sa.Column(
             "strategy",
-            sa.Enum("beepall", "rrmemory", "leastrecent", name="strategy", native_enum=False, length=20),
+            sa.Enum(
+                "beepall",
+                "rrmemory",
+                "leastrecent",
+                name="strategy",
+                native_enum=False,
+                create_constraint=True,
+                length=20,
+            ),
             nullable=False,
         ),
         sa.Column("timeout", sa.Integer(), nullable=False),
@@ -80,7 +88,14 @@ def upgrade() -> None:
         sa.Column(
             "type",
             sa.Enum(
-                "twilio", "sinch_v2", "meta", "kaleyra", name="provider_type", native_enum=False, length=20
+                "twilio",
+                "sinch_v2",
+                "meta",
+                "kaleyra",
+                name="providertype",
+                native_enum=False,
+                create_constraint=True,
+                length=20,
             ),
             nullable=False,
         ),
@@ -167,13 +182,29 @@ def upgrade() -> None:
         sa.Column("full_name", sa.String(length=200), nullable=False),
         sa.Column(
             "role",
-            sa.Enum("admin", "supervisor", "agent", name="role", native_enum=False, length=20),
+            sa.Enum(
+                "admin",
+                "supervisor",
+                "agent",
+                name="role",
+                native_enum=False,
+                create_constraint=True,
+                length=20,
+            ),
             nullable=False,
         ),
         sa.Column("whatsapp_capacity", sa.Integer(), nullable=False),
         sa.Column(
             "status",
-            sa.Enum("online", "paused", "offline", name="user_status", native_enum=False, length=20),
+            sa.Enum(
+                "online",
+                "paused",
+                "offline",
+                name="userstatus",
+                native_enum=False,
+                create_constraint=True,
+                length=20,
+            ),
             nullable=False,
         ),
         sa.Column("pause_id", sa.Integer(), nullable=True),
@@ -249,6 +280,47 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_dispositions_account_id"), "dispositions", ["account_id"], unique=False)
     op.create_table(
+        "pending_statuses",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("provider_message_id", sa.String(length=200), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "received",
+                "queued",
+                "sent",
+                "delivered",
+                "read",
+                "failed",
+                name="deliverystatus",
+                native_enum=False,
+                create_constraint=True,
+                length=20,
+            ),
+            nullable=False,
+        ),
+        sa.Column("error_code", sa.String(length=50), nullable=True),
+        sa.Column("error_text", sa.Text(), nullable=True),
+        sa.Column("received_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_pending_statuses_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_pending_statuses")),
+    )
+    op.create_index(
+        "ix_pending_statuses_account_message",
+        "pending_statuses",
+        ["account_id", "provider_message_id"],
+        unique=False,
+    )
+    op.create_index(
+        op.f("ix_pending_statuses_received_at"), "pending_statuses", ["received_at"], unique=False
+    )
+    op.create_table(
         "queue_agents",
         sa.Column("queue_id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
@@ -261,6 +333,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("queue_id", "user_id", name=op.f("pk_queue_agents")),
     )
     op.create_index(op.f("ix_queue_agents_user_id"), "queue_agents", ["user_id"], unique=False)
+    op.create_table(
+        "webhook_nonces",
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("nonce", sa.String(length=200), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_webhook_nonces_account_id_accounts"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("account_id", "nonce", name=op.f("pk_webhook_nonces")),
+    )
+    op.create_index(op.f("ix_webhook_nonces_seen_at"), "webhook_nonces", ["seen_at"], unique=False)
     op.create_table(
         "actions",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -279,6 +365,7 @@ def upgrade() -> None:
                 "tag",
                 name="application",
                 native_enum=False,
+                create_constraint=True,
                 length=20,
             ),
             nullable=False,
@@ -326,19 +413,175 @@ def upgrade() -> None:
     op.create_index(op.f("ix_actions_disposition_id"), "actions", ["disposition_id"], unique=False)
     op.create_index(op.f("ix_actions_interval_id"), "actions", ["interval_id"], unique=False)
     op.create_index(op.f("ix_actions_queue_id"), "actions", ["queue_id"], unique=False)
+    op.create_table(
+        "interactions",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("contact_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "open",
+                "open-pending",
+                "closed",
+                name="interactionstatus",
+                native_enum=False,
+                create_constraint=True,
+                length=20,
+            ),
+            nullable=False,
+        ),
+        sa.Column("read", sa.Boolean(), nullable=False),
+        sa.Column("owner_id", sa.Integer(), nullable=True),
+        sa.Column("queue_id", sa.Integer(), nullable=True),
+        sa.Column("tags", postgresql.ARRAY(sa.String(length=50)), nullable=False),
+        sa.Column("disposition_id", sa.Integer(), nullable=True),
+        sa.Column("started_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("last_message_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_inbound_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("last_message", sa.String(length=200), nullable=False),
+        sa.Column("closed_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["accounts.id"],
+            name=op.f("fk_interactions_account_id_accounts"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["contact_id"],
+            ["contacts.id"],
+            name=op.f("fk_interactions_contact_id_contacts"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["disposition_id"],
+            ["dispositions.id"],
+            name=op.f("fk_interactions_disposition_id_dispositions"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["users.id"], name=op.f("fk_interactions_owner_id_users"), ondelete="SET NULL"
+        ),
+        sa.ForeignKeyConstraint(
+            ["queue_id"], ["queues.id"], name=op.f("fk_interactions_queue_id_queues"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_interactions")),
+    )
+    op.create_index("ix_interactions_account_status", "interactions", ["account_id", "status"], unique=False)
+    op.create_index(op.f("ix_interactions_contact_id"), "interactions", ["contact_id"], unique=False)
+    op.create_index(op.f("ix_interactions_owner_id"), "interactions", ["owner_id"], unique=False)
+    op.create_index(
+        "uq_interactions_one_active_per_contact",
+        "interactions",
+        ["account_id", "contact_id"],
+        unique=True,
+        postgresql_where=sa.text("status <> 'closed'"),
+    )
+    op.create_table(
+        "messages",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("account_id", sa.Integer(), nullable=False),
+        sa.Column("interaction_id", sa.Integer(), nullable=False),
+        sa.Column(
+            "direction",
+            sa.Enum("in", "out", name="direction", native_enum=False, create_constraint=True, length=20),
+            nullable=False,
+        ),
+        sa.Column(
+            "type",
+            sa.Enum(
+                "text",
+                "image",
+                "video",
+                "audio",
+                "document",
+                "sticker",
+                "location",
+                "contacts",
+                "interactive",
+                "button",
+                "reaction",
+                "template",
+                "unsupported",
+                name="messagetype",
+                native_enum=False,
+                create_constraint=True,
+                length=20,
+            ),
+            nullable=False,
+        ),
+        sa.Column("text", sa.Text(), nullable=False),
+        sa.Column("media", postgresql.JSONB(astext_type=sa.Text()), nullable=True),
+        sa.Column("payload", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("provider_message_id", sa.String(length=200), nullable=True),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "received",
+                "queued",
+                "sent",
+                "delivered",
+                "read",
+                "failed",
+                name="deliverystatus",
+                native_enum=False,
+                create_constraint=True,
+                length=20,
+            ),
+            nullable=False,
+        ),
+        sa.Column("error_code", sa.String(length=50), nullable=True),
+        sa.Column("error_text", sa.Text(), nullable=True),
+        sa.Column("sender_id", sa.Integer(), nullable=True),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("status_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("signalled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["account_id"], ["accounts.id"], name=op.f("fk_messages_account_id_accounts"), ondelete="RESTRICT"
+        ),
+        sa.ForeignKeyConstraint(
+            ["interaction_id"],
+            ["interactions.id"],
+            name=op.f("fk_messages_interaction_id_interactions"),
+            ondelete="CASCADE",
+        ),
+        sa.ForeignKeyConstraint(
+            ["sender_id"], ["users.id"], name=op.f("fk_messages_sender_id_users"), ondelete="SET NULL"
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_messages")),
+        sa.UniqueConstraint("account_id", "provider_message_id", name="uq_messages_account_provider_id"),
+    )
+    op.create_index("ix_messages_interaction_id", "messages", ["interaction_id", "id"], unique=False)
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    op.drop_index("ix_messages_interaction_id", table_name="messages")
+    op.drop_table("messages")
+    op.drop_index(
+        "uq_interactions_one_active_per_contact",
+        table_name="interactions",
+        postgresql_where=sa.text("status <> 'closed'"),
+    )
+    op.drop_index(op.f("ix_interactions_owner_id"), table_name="interactions")
+    op.drop_index(op.f("ix_interactions_contact_id"), table_name="interactions")
+    op.drop_index("ix_interactions_account_status", table_name="interactions")
+    op.drop_table("interactions")
     op.drop_index(op.f("ix_actions_queue_id"), table_name="actions")
     op.drop_index(op.f("ix_actions_interval_id"), table_name="actions")
     op.drop_index(op.f("ix_actions_disposition_id"), table_name="actions")
     op.drop_index(op.f("ix_actions_condition_interval_id"), table_name="actions")
     op.drop_index(op.f("ix_actions_agent_id"), table_name="actions")
     op.drop_table("actions")
+    op.drop_index(op.f("ix_webhook_nonces_seen_at"), table_name="webhook_nonces")
+    op.drop_table("webhook_nonces")
     op.drop_index(op.f("ix_queue_agents_user_id"), table_name="queue_agents")
     op.drop_table("queue_agents")
+    op.drop_index(op.f("ix_pending_statuses_received_at"), table_name="pending_statuses")
+    op.drop_index("ix_pending_statuses_account_message", table_name="pending_statuses")
+    op.drop_table("pending_statuses")
     op.drop_index(op.f("ix_dispositions_account_id"), table_name="dispositions")
     op.drop_table("dispositions")
     op.drop_index(op.f("ix_canned_answers_account_id"), table_name="canned_answers")
