@@ -87,6 +87,8 @@ class KaleyraProvider(Provider):
             **cloud_message(message),
         }
         messaging["to"] = f"+{message.to}"
+        if messaging["type"] == "text":
+            messaging["text"] = {"body": message.text}  # Kaleyra's documented text object has no preview_url
         response = await request(
             http,
             "POST",

@@ -157,7 +157,9 @@ async def app(settings: Settings) -> AsyncIterator[FastAPI]:
 
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=os.environ.get("SHARELINE_TEST_RAISE") == "1")
+    transport = httpx.ASGITransport(
+        app=app, raise_app_exceptions=os.environ.get("SHARELINE_TEST_RAISE") == "1"
+    )
     async with httpx.AsyncClient(transport=transport, base_url="http://shareline.test") as http:
         yield http
 

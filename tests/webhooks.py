@@ -122,7 +122,7 @@ async def post_twilio(
 # Meta ---------------------------------------------------------------------------------------------
 
 
-def meta_envelope(messages: list[dict[str, Any]] | None = None, statuses: list[dict[str, Any]] | None = None,
+def meta_envelope(messages: list[Any] | None = None, statuses: list[Any] | None = None,
                   names: dict[str, str] | None = None) -> dict[str, Any]:  # fmt: skip
     value: dict[str, Any] = {
         "messaging_product": "whatsapp",

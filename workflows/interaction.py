@@ -85,7 +85,9 @@ class InteractionWorkflow:
 
     @workflow.query
     def summary(self) -> InteractionSummary:
-        return InteractionSummary(messages_handled=self._state.messages_handled, messages_pending=len(self._state.pending))
+        return InteractionSummary(
+            messages_handled=self._state.messages_handled, messages_pending=len(self._state.pending)
+        )
 
     @workflow.run
     async def run(self, start: InteractionInput) -> InteractionResult:

@@ -98,7 +98,9 @@ async def receive(account_id: int, request: Request, services: ServicesDep, toke
             await signal_inbound(services.temporal, services.settings.temporal_task_queue, account, item)
             handed.append(item.message_id)
     except Exception as exc:  # Temporal down or overloaded: the provider's retry finishes the job
-        log.warning("could not signal account %s messages to Temporal: %s: %s", account.id, type(exc).__name__, exc)
+        log.warning(
+            "could not signal account %s messages to Temporal: %s: %s", account.id, type(exc).__name__, exc
+        )
         async with services.sessionmaker() as session, session.begin():
             if handed:
                 await mark_signalled(session, handed)

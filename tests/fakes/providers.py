@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import itertools
 import json
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
@@ -47,7 +46,14 @@ class FakeProviders:
     issued_tokens: list[str] = field(default_factory=list)
     revoked_tokens: set[str] = field(default_factory=set)
     base_url: str = ""
-    _ids: Any = field(default_factory=lambda: itertools.count(1))
+    last_id: int = 0
+
+    def next_id(self) -> int:
+        self.last_id += 1
+        return self.last_id
+
+    def twilio_sid_for(self, number: int) -> str:
+        return f"SM{number:032d}"
 
     def of(self, route: str) -> list[Recorded]:
         return [r for r in self.requests if r.route == route]
@@ -84,7 +90,7 @@ class FakeProviders:
             return JSONResponse({"code": 20003, "message": "Authenticate", "status": 401}, status_code=401)
         if scripted := self._scripted("twilio.send"):
             return scripted
-        sid = f"SM{next(self._ids):032d}"
+        sid = self.twilio_sid_for(self.next_id())
         return JSONResponse(
             {"sid": sid, "status": "queued", "error_code": None, "error_message": None}, status_code=201
         )
@@ -110,7 +116,7 @@ class FakeProviders:
         body = json.loads(await request.body())
         return JSONResponse(
             {"messaging_product": "whatsapp", "contacts": [{"input": body["to"], "wa_id": body["to"]}],
-             "messages": [{"id": f"wamid.FAKE{next(self._ids)}"}]}
+             "messages": [{"id": f"wamid.FAKE{self.next_id()}"}]}
         )  # fmt: skip
 
     async def meta_media_info(self, request: Request) -> Response:
@@ -137,7 +143,7 @@ class FakeProviders:
         await self._record("sinch.token", request)
         if not _basic_ok(request, *self.sinch_key):
             return JSONResponse({"error": "invalid_client"}, status_code=401)
-        token = f"sinch-token-{next(self._ids)}"
+        token = f"sinch-token-{self.next_id()}"
         self.issued_tokens.append(token)
         return JSONResponse({"access_token": token, "expires_in": 3599, "scope": "", "token_type": "bearer"})
 
@@ -152,7 +158,7 @@ class FakeProviders:
         if scripted := self._scripted("sinch.send"):
             return scripted
         return JSONResponse(
-            {"message_id": f"01SINCH{next(self._ids):020d}", "accepted_time": "2026-11-24T10:00:00Z"}
+            {"message_id": f"01SINCH{self.next_id():020d}", "accepted_time": "2026-11-24T10:00:00Z"}
         )
 
     async def plain_media(self, request: Request) -> Response:
@@ -168,7 +174,7 @@ class FakeProviders:
             return JSONResponse({"error": {"code": "E401", "message": "Invalid API key"}}, status_code=401)
         if scripted := self._scripted("kaleyra.send"):
             return scripted
-        return JSONResponse({"messages": [{"id": f"kaleyra-{next(self._ids)}"}]}, status_code=202)
+        return JSONResponse({"messages": [{"id": f"kaleyra-{self.next_id()}"}]}, status_code=202)
 
     async def kaleyra_media(self, request: Request) -> Response:
         await self._record("kaleyra.media", request)

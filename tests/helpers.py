@@ -1,0 +1,35 @@
+"""Small test helpers: direct database reads and waiting for asynchronous effects."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import psycopg
+
+from settings import Settings
+
+T = TypeVar("T")
+
+
+def db(settings: Settings) -> psycopg.Connection[tuple[Any, ...]]:
+    return psycopg.connect(settings.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://"))
+
+
+def count(settings: Settings, table: str) -> int:
+    with db(settings) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()  # noqa: S608 (test-owned table names)
+    assert row is not None
+    return int(row[0])
+
+
+async def wait_for(predicate: Callable[[], Awaitable[T]], seconds: float = 10.0) -> T:
+    """Poll `predicate` until it returns something truthy (work done by a worker in the background)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        result = await predicate()
+        if result:
+            return result
+        assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
+        await asyncio.sleep(0.05)
