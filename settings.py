@@ -44,6 +44,7 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    api_workers: int = Field(default=1, ge=1, le=64)  # uvicorn processes of the embedded stack
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
 

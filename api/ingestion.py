@@ -11,9 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
 
 from domain.delivery import ADVANCES_FROM
 from models import (
@@ -34,6 +35,9 @@ PREVIEW_LENGTH = 200
 NONCE_LIFETIME = timedelta(minutes=15)
 PENDING_STATUS_LIFETIME = timedelta(days=1)
 ACTIVE = Interaction.status != InteractionStatus.closed
+# The partial unique index's predicate, as a literal: with a bound parameter PostgreSQL cannot match
+# ON CONFLICT to the index once psycopg prepares the statement (from its fifth execution on).
+ACTIVE_INDEX_PREDICATE = text("status <> 'closed'")
 
 
 @dataclass(frozen=True)
@@ -211,6 +215,20 @@ async def _contact_for(session: AsyncSession, account: Account, inbound: Inbound
     return created if created is not None else await _contact_for(session, account, inbound)
 
 
+def interaction_upsert(account_id: int, contact_id: int) -> ReturningInsert[int]:
+    """Insert the contact's active interaction unless one exists (returns no row then)."""
+    return (
+        insert(Interaction)
+        .values(
+            account_id=account_id, contact_id=contact_id, status=InteractionStatus.open, read=False, tags=[]
+        )
+        .on_conflict_do_nothing(
+            index_elements=["account_id", "contact_id"], index_where=ACTIVE_INDEX_PREDICATE
+        )
+        .returning(Interaction.id)
+    )
+
+
 async def _active_interaction(session: AsyncSession, account_id: int, contact_id: int) -> int:
     found = await session.scalar(
         select(Interaction.id).where(
@@ -219,14 +237,7 @@ async def _active_interaction(session: AsyncSession, account_id: int, contact_id
     )
     if found is not None:
         return found
-    created = await session.scalar(
-        insert(Interaction)
-        .values(
-            account_id=account_id, contact_id=contact_id, status=InteractionStatus.open, read=False, tags=[]
-        )
-        .on_conflict_do_nothing(index_elements=["account_id", "contact_id"], index_where=ACTIVE)
-        .returning(Interaction.id)
-    )
+    created = await session.scalar(interaction_upsert(account_id, contact_id))
     return created if created is not None else await _active_interaction(session, account_id, contact_id)
 
 

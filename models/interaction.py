@@ -67,7 +67,7 @@ class Interaction(Base):
             "account_id",
             "contact_id",
             unique=True,
-            postgresql_where=text("status <> 'closed'"),
+            postgresql_where=text("status <> 'closed'"),  # api.ingestion repeats it for ON CONFLICT
         ),
         Index("ix_interactions_account_status", "account_id", "status"),
     )

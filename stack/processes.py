@@ -119,7 +119,8 @@ class EmbeddedStack:
             "api",
             [
                 str(BIN / "uvicorn"), "--factory", "api.app:create_app", "--host", self.settings.api_host,
-                "--port", str(self.settings.api_port), "--log-level", "warning", "--no-access-log",
+                "--port", str(self.settings.api_port), "--workers", str(self.settings.api_workers),
+                "--log-level", "warning", "--no-access-log",
             ],
         )  # fmt: skip
         self._spawn("worker", [str(BIN / "python"), "worker.py"])

@@ -15,6 +15,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ServicesDep
 from api.dispatch import signal_inbound
@@ -23,7 +24,7 @@ from api.ingestion import apply_statuses, forget_nonce, mark_signalled, record_n
 from models import Account, ProviderType
 from providers import PROVIDERS
 from providers.accounts import provider_account
-from providers.base import WebhookRejected, WebhookRequest
+from providers.base import Parsed, WebhookRejected, WebhookRequest
 
 log = logging.getLogger(__name__)
 
@@ -33,9 +34,8 @@ Token = Annotated[str, Query(max_length=200, description="the account's proxy to
 FORBIDDEN = AppError(403, "forbidden", "unknown account or wrong token")
 
 
-async def _account(services: ServicesDep, account_id: int, token: str) -> Account:
-    async with services.sessionmaker() as session:
-        account = await session.get(Account, account_id)
+async def _account(session: AsyncSession, account_id: int, token: str) -> Account:
+    account = await session.get(Account, account_id)
     if account is None or not hmac.compare_digest(token.encode(), account.proxy_token.encode()):
         raise FORBIDDEN
     return account
@@ -51,10 +51,33 @@ async def verify_subscription(
     challenge: Annotated[str, Query(alias="hub.challenge", max_length=200)] = "",
 ) -> PlainTextResponse:
     """Meta's subscription handshake: the verify token is the account's proxy token."""
-    account = await _account(services, account_id, token or verify_token)
+    async with services.sessionmaker() as session:
+        account = await _account(session, account_id, token or verify_token)
     if mode != "subscribe" or not hmac.compare_digest(verify_token.encode(), account.proxy_token.encode()):
         raise FORBIDDEN
     return PlainTextResponse(challenge)
+
+
+def _verified(
+    account: Account, request: Request, body: bytes, services: ServicesDep
+) -> tuple[str | None, Parsed]:
+    """Content type, signature and shape of the body, or the AppError that says which failed."""
+    provider = PROVIDERS[account.type]
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if content_type not in provider.content_types:
+        expected = " or ".join(provider.content_types)
+        raise AppError(415, "unsupported_media_type", f"{account.type} webhooks must be {expected}")
+    webhook = WebhookRequest(
+        headers={name.lower(): value for name, value in request.headers.items()},
+        body=body,
+        content_type=content_type,
+    )
+    try:
+        nonce = provider.verify(webhook, provider_account(account, services.secrets), datetime.now(UTC))
+        return nonce, provider.parse(webhook)
+    except WebhookRejected as rejected:
+        log.info("webhook for account %s rejected: %s", account.id, rejected.code)
+        raise AppError(rejected.status_code, rejected.code, rejected.message) from rejected
 
 
 @router.post("/{account_id}/notify")
@@ -63,29 +86,11 @@ async def receive(account_id: int, request: Request, services: ServicesDep, toke
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise AppError(413, "too_large", f"webhook bodies are limited to {limit} bytes")
-    account = await _account(services, account_id, token)
-    body = await _read_limited(request, limit)
-    provider = PROVIDERS[account.type]
-    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
-    if content_type not in provider.content_types:
-        raise AppError(
-            415,
-            "unsupported_media_type",
-            f"{account.type} webhooks must be {' or '.join(provider.content_types)}",
-        )
-    webhook = WebhookRequest(
-        headers={name.lower(): value for name, value in request.headers.items()},
-        body=body,
-        content_type=content_type,
-    )
-    try:
-        nonce = provider.verify(webhook, provider_account(account, services.secrets), datetime.now(UTC))
-        parsed = provider.parse(webhook)
-    except WebhookRejected as rejected:
-        log.info("webhook for account %s rejected: %s", account.id, rejected.code)
-        raise AppError(rejected.status_code, rejected.code, rejected.message) from rejected
-
+    body = await _read_limited(request, limit)  # before taking a connection: clients may be slow
+    # One connection for the whole webhook: authenticate, verify, store, in one transaction.
     async with services.sessionmaker() as session, session.begin():
+        account = await _account(session, account_id, token)
+        nonce, parsed = _verified(account, request, body, services)
         if nonce is not None and not await record_nonce(session, account.id, nonce):
             raise AppError(403, "replayed", "this signature nonce was used already")
         await apply_statuses(session, account.id, parsed.statuses)

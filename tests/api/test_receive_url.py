@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from api.app import create_app
+from api.ingestion import interaction_upsert
 from tests.conftest import error_fields
 from tests.helpers import count, db, wait_for
 from tests.webhooks import (
@@ -321,3 +322,27 @@ async def test_interactions_are_read_by_role_and_membership(api, client, admin, 
     response = await client.delete(f"/api/whatsapp/accounts/{account['id']}", headers=admin)
     assert response.status_code == 409
     assert "interactions" in response.json()["error"]["message"]
+
+
+async def test_a_batch_of_new_contacts_makes_one_interaction_each(api, client, admin, fakes, settings):
+    account = await make_account(api, admin, fakes, "meta")
+    batch = meta_envelope([meta_text(f"wamid.N{i}", "hi", sender=f"1650555{i:04d}") for i in range(20)])
+    assert (await post_meta(client, account, batch)).status_code == 200
+    assert count(settings, "interactions") == 20
+
+
+async def test_interaction_upsert_survives_generic_plans(api, admin, fakes, settings, app):
+    """psycopg prepares a statement on its 6th execution and PostgreSQL may then plan it without
+    parameter values; ON CONFLICT must still find the partial unique index (a bound predicate
+    cannot: the 11th execution on one connection failed before the predicate became a literal)."""
+    account = await make_account(api, admin, fakes, "meta")
+    with db(settings) as conn:
+        ((list_id,),) = conn.execute("SELECT id FROM contact_lists").fetchall()
+        contacts = [row[0] for row in conn.execute(
+            "INSERT INTO contacts (list_id, first_name, last_name, mobile) SELECT %s, '', '', '1555' || n"
+            " FROM generate_series(1, 15) AS n RETURNING id", (list_id,)).fetchall()]  # fmt: skip
+    async with app.state.services.engine.connect() as conn:
+        for contact_id in contacts:
+            assert (await conn.execute(interaction_upsert(account["id"], contact_id))).scalar() is not None
+        assert (await conn.execute(interaction_upsert(account["id"], contacts[0]))).scalar() is None
+        await conn.commit()
