@@ -19,6 +19,7 @@ from temporalio.exceptions import ActivityError
 from workflows.ids import MESSAGE_RECEIVED
 
 with workflow.unsafe.imports_passed_through():
+    from activities.common import PROVIDER_REJECTED
     from activities.media import MediaActivities, MediaFailure, StoreMedia
 
 # Remember this many recent message ids to drop duplicate signals (retried webhooks).
@@ -29,7 +30,7 @@ MEDIA_RETRY = RetryPolicy(
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
     maximum_attempts=12,
-    non_retryable_error_types=["ProviderRejected"],
+    non_retryable_error_types=[PROVIDER_REJECTED],
 )
 
 
