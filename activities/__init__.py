@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from activities.media import MediaActivities, MediaStore
 from activities.messages import MessageActivities
+from activities.routing import ROUTING_ACTIVITIES, RoutingActivities
 from models.secrets import SecretBox
 from providers.base import Endpoints
 from settings import Settings
@@ -33,4 +34,11 @@ def build_activities(
         sessions, http, endpoints, box, MediaStore(settings.media_dir), settings.media_max_bytes
     )
     messages = MessageActivities(sessions, http, endpoints, box)
-    return [media.store_media, media.record_media_failure, messages.send_message]
+    routing = RoutingActivities(sessions)
+    return [
+        media.store_media,
+        media.record_media_failure,
+        messages.queue_message,
+        messages.send_message,
+        *(getattr(routing, name) for name in ROUTING_ACTIVITIES),
+    ]

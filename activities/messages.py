@@ -18,7 +18,16 @@ from temporalio.exceptions import ApplicationError
 
 from activities.common import load_provider_account, retryable
 from domain.delivery import advances
-from models import Contact, DeliveryStatus, Direction, Interaction, Message, PendingStatus
+from models import (
+    Contact,
+    DeliveryStatus,
+    Direction,
+    Interaction,
+    InteractionEvent,
+    Message,
+    MessageType,
+    PendingStatus,
+)
 from models.secrets import SecretBox
 from providers import PROVIDERS
 from providers.base import Endpoints, OutboundMessage, SendError, Template
@@ -27,6 +36,15 @@ from providers.base import Endpoints, OutboundMessage, SendError, Template
 @dataclass
 class SendMessage:
     message_id: int
+
+
+@dataclass
+class QueueMessage:
+    """A text Shareline itself sends in an interaction (an autoreply, a video link...)."""
+
+    interaction_id: int
+    text: str
+    origin: str
 
 
 @dataclass
@@ -81,6 +99,32 @@ class MessageActivities:
                 raise retryable(error) from error
             return await self._record(request.message_id, None, error)
         return await self._record(request.message_id, result.provider_message_id, None)
+
+    @activity.defn
+    async def queue_message(self, request: QueueMessage) -> int:
+        """Store the outbound message (status queued) and return its id; `send_message` sends it."""
+        async with self._sessions() as session, session.begin():
+            interaction = await session.get(Interaction, request.interaction_id, with_for_update=True)
+            assert interaction is not None
+            message = Message(
+                account_id=interaction.account_id,
+                interaction_id=interaction.id,
+                direction=Direction.outbound,
+                type=MessageType.text,
+                text=request.text,
+                payload={"origin": request.origin},
+                status=DeliveryStatus.queued,
+            )
+            session.add(message)
+            interaction.last_message = request.text[:200]
+            interaction.last_message_at = datetime.now(UTC)
+            await session.flush()
+            session.add(
+                InteractionEvent(
+                    interaction_id=interaction.id, kind=request.origin, data={"message_id": message.id}
+                )
+            )
+            return message.id
 
     async def _record(self, message_id: int, provider_id: str | None, error: SendError | None) -> SendOutcome:
         async with self._sessions() as session, session.begin():

@@ -24,6 +24,7 @@ from api.routers import (
     operations,
     pauses,
     queues,
+    routing,
     users,
     webhooks,
 )
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         agents.router,
         webhooks.router,
         interactions.router,
+        routing.router,
     ):
         app.include_router(router)
     logging.getLogger("httpx").setLevel(logging.WARNING)

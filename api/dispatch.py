@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes
 
 from api.ingestion import StoredInbound
 from models import Account, InteractionStatus
 from workflows import ids
-from workflows.interaction import InteractionInput, InteractionWorkflow, MessageArrived
+from workflows.interaction import InteractionInput, InteractionWorkflow, MessageArrived, search_attributes
 
 
 async def signal_inbound(temporal: Client, task_queue: str, account: Account, stored: StoredInbound) -> None:
@@ -26,11 +25,7 @@ async def signal_inbound(temporal: Client, task_queue: str, account: Account, st
         task_queue=task_queue,
         start_signal=ids.MESSAGE_RECEIVED,
         start_signal_args=[MessageArrived(message_id=stored.message_id, has_media=stored.has_media)],
-        search_attributes=TypedSearchAttributes(
-            [
-                SearchAttributePair(ids.ACCOUNT_KEY, account.key),
-                SearchAttributePair(ids.CONTACT, stored.contact_mobile),
-                SearchAttributePair(ids.STATUS, InteractionStatus.open.value),
-            ]
+        search_attributes=search_attributes(
+            account.key, stored.contact_mobile, InteractionStatus.open_pending.value
         ),
     )

@@ -16,6 +16,7 @@ from models.interaction import (
 )
 from models.interval import Interval
 from models.queue import Queue, QueueAgent, Strategy
+from models.routing import AgentSession, InteractionEvent, Offer, OfferKind, OfferStatus, QueueWait
 from models.user import Pause, Role, User, UserStatus
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "Account",
     "AccountAgent",
     "Action",
+    "AgentSession",
     "Application",
     "Base",
     "CannedAnswer",
@@ -32,15 +34,20 @@ __all__ = [
     "Direction",
     "Disposition",
     "Interaction",
+    "InteractionEvent",
     "InteractionStatus",
     "Interval",
     "Message",
     "MessageType",
+    "Offer",
+    "OfferKind",
+    "OfferStatus",
     "Pause",
     "PendingStatus",
     "ProviderType",
     "Queue",
     "QueueAgent",
+    "QueueWait",
     "Role",
     "Strategy",
     "User",

@@ -27,6 +27,8 @@ class Queue(Base, Timestamps):
     timeout: Mapped[int] = mapped_column(default=10)
     weight: Mapped[int] = mapped_column(default=0)
     description: Mapped[str] = mapped_column(String(1000), default="")
+    # `rrmemory` starts after the agent last engaged from this queue.
+    last_agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class QueueAgent(Base):

@@ -44,3 +44,7 @@ class User(Base, Timestamps):
     status: Mapped[UserStatus] = mapped_column(enum_column(UserStatus), default=UserStatus.offline)
     pause_id: Mapped[int | None] = mapped_column(ForeignKey("pauses.id", ondelete="RESTRICT"))
     status_changed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # When the agent last got an interaction (the `leastrecent` strategy offers the oldest first).
+    last_interaction_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The status to restore when a mandatory disposition is given (the pause it forced ends).
+    status_before_disposition: Mapped[str | None] = mapped_column(String(20))

@@ -1,36 +1,66 @@
 """One interaction (a contact's conversation on an account) as one Temporal workflow.
 
-The webhook stores each inbound message, then signals it here with signal-with-start; duplicate
-signals (webhook retries) are dropped by message id. The workflow fetches inbound media into
-Shareline's media store through an activity with retries; a download that keeps failing is
-recorded on the message, which is never lost.
+Inbound messages arrive by signal-with-start from the webhook (duplicates dropped by message id).
+While the interaction has no owner, each new message runs the account's action plan from the
+top: interval checks, `agent` and `queue` offers with their timers, autoreplies, tags, jumps and
+close. Offers are answered by the `accept` and `reject` updates: the validator refuses an offer
+that is not the caller's or has expired, and the handler claims the interaction before its
+first await, so of two agents accepting at once exactly one owns it.
+
+All waiting is durable timers in this workflow; all I/O is in activities (activities.routing).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
+from temporalio.exceptions import ActivityError, ApplicationError
 
-from workflows.ids import MESSAGE_RECEIVED
+from workflows import ids
 
 with workflow.unsafe.imports_passed_through():
     from activities.common import PROVIDER_REJECTED
     from activities.media import MediaActivities, MediaFailure, StoreMedia
+    from activities.messages import MessageActivities, QueueMessage, SendMessage
+    from activities.routing import (
+        AddTags,
+        Assign,
+        CloseInteraction,
+        ConditionCheck,
+        FindAgents,
+        FirstInteraction,
+        IntervalCheck,
+        LeaveQueue,
+        LoadPlan,
+        MakeOffers,
+        PlanStep,
+        QueueEntry,
+        QueueLookup,
+        RecordEvent,
+        ResolveOffers,
+        RoutingActivities,
+    )
 
 # Remember this many recent message ids to drop duplicate signals (retried webhooks).
 SEEN_WINDOW = 500
 IDLE_CHECK = timedelta(hours=1)
+# A plan that runs this many steps without waiting for anyone is looping: it is stopped.
+MAX_STEPS_WITHOUT_WAIT = 100
+QUICK = timedelta(seconds=30)
 MEDIA_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,
     maximum_interval=timedelta(minutes=5),
     maximum_attempts=12,
     non_retryable_error_types=[PROVIDER_REJECTED],
+)
+SEND_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=20
 )
 
 
@@ -41,12 +71,25 @@ class MessageArrived:
 
 
 @dataclass
+class HeldOffer:
+    offer_id: int
+    agent_id: int
+    expires_at: datetime
+    queue_id: int | None = None
+
+
+@dataclass
 class InteractionState:
     """Everything the workflow carries across continue-as-new."""
 
     seen_message_ids: list[int] = field(default_factory=list)
     pending: list[MessageArrived] = field(default_factory=list)
     messages_handled: int = 0
+    owner_id: int | None = None
+    offers: list[HeldOffer] = field(default_factory=list)
+    rejected_by: list[int] = field(default_factory=list)  # during the current routing
+    autoreplied_steps: list[int] = field(default_factory=list)
+    closed: bool = False
 
 
 @dataclass
@@ -69,42 +112,355 @@ class InteractionSummary:
 
     messages_handled: int
     messages_pending: int
+    owner_id: int | None
+    offered_to: list[int]
+
+
+@dataclass
+class OfferAnswer:
+    agent_id: int
+
+
+@dataclass
+class Accepted:
+    interaction_id: int
+    agent_id: int
+
+
+@dataclass
+class AgentAvailable:
+    agent_id: int
 
 
 @workflow.defn
 class InteractionWorkflow:
     @workflow.init
     def __init__(self, start: InteractionInput) -> None:
+        self._start = start
         self._state = start.state or InteractionState()
+        self._changes = 0  # bumped by every handler that changes what a wait waits for
+        self._agent_available = False
 
-    @workflow.signal(name=MESSAGE_RECEIVED)
+    # Handlers -------------------------------------------------------------------------------------
+
+    @workflow.signal(name=ids.MESSAGE_RECEIVED)
     def message_received(self, arrived: MessageArrived) -> None:
         if arrived.message_id in self._state.seen_message_ids:
             return
         self._state.seen_message_ids = [*self._state.seen_message_ids, arrived.message_id][-SEEN_WINDOW:]
         self._state.pending.append(arrived)
 
+    @workflow.signal
+    def agent_available(self, available: AgentAvailable) -> None:
+        """An agent who may serve this interaction became eligible: look for agents again now."""
+        self._agent_available = True
+        self._changes += 1
+
     @workflow.query
     def summary(self) -> InteractionSummary:
         return InteractionSummary(
-            messages_handled=self._state.messages_handled, messages_pending=len(self._state.pending)
+            messages_handled=self._state.messages_handled,
+            messages_pending=len(self._state.pending),
+            owner_id=self._state.owner_id,
+            offered_to=[offer.agent_id for offer in self._state.offers],
         )
+
+    @workflow.update
+    async def accept(self, answer: OfferAnswer) -> Accepted:
+        offer = self._live_offer(answer.agent_id)
+        if offer is None:  # a concurrent accept passed the validator first
+            raise ApplicationError("the offer is no longer yours", type="OfferGone", non_retryable=True)
+        self._state.owner_id = answer.agent_id  # claimed before the first await
+        self._state.offers = []
+        self._changes += 1
+        await workflow.execute_activity_method(
+            RoutingActivities.assign,
+            Assign(self._start.interaction_id, answer.agent_id, offer.offer_id, offer.queue_id),
+            start_to_close_timeout=QUICK,
+        )
+        workflow.upsert_search_attributes(
+            [ids.AGENT.value_set(str(answer.agent_id)), ids.STATUS.value_set("open")]
+        )
+        return Accepted(self._start.interaction_id, answer.agent_id)
+
+    @accept.validator
+    def _validate_accept(self, answer: OfferAnswer) -> None:
+        if self._live_offer(answer.agent_id) is None:
+            raise ValueError("there is no live offer of this interaction for you")
+
+    @workflow.update
+    async def reject(self, answer: OfferAnswer) -> None:
+        offer = self._live_offer(answer.agent_id)
+        if offer is None:
+            raise ApplicationError("the offer is no longer yours", type="OfferGone", non_retryable=True)
+        self._state.offers = [held for held in self._state.offers if held is not offer]
+        self._state.rejected_by.append(answer.agent_id)
+        self._changes += 1
+        await workflow.execute_activity_method(
+            RoutingActivities.resolve_offers,
+            ResolveOffers([offer.offer_id], "rejected"),
+            start_to_close_timeout=QUICK,
+        )
+
+    @reject.validator
+    def _validate_reject(self, answer: OfferAnswer) -> None:
+        self._validate_accept(answer)
+
+    def _changed_since(self, seen: int) -> Callable[[], bool]:
+        return lambda: self._changes != seen
+
+    def _live_offer(self, agent_id: int) -> HeldOffer | None:
+        if self._state.owner_id is not None:
+            return None
+        now = workflow.now()
+        return next((o for o in self._state.offers if o.agent_id == agent_id and o.expires_at > now), None)
+
+    # Main loop ------------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, start: InteractionInput) -> InteractionResult:
-        while True:
+        while not self._state.closed:
             with suppress(TimeoutError):  # nothing arrived for a while: a chance to continue-as-new
                 await workflow.wait_condition(lambda: bool(self._state.pending), timeout=IDLE_CHECK)
+            arrived_now = bool(self._state.pending)
             while self._state.pending:
                 arrived = self._state.pending.pop(0)
                 if arrived.has_media:
                     await self._store_media(arrived.message_id)
                 self._state.messages_handled += 1
-            if workflow.info().is_continue_as_new_suggested():
+            if arrived_now and self._state.owner_id is None:
+                await self._run_plan()
+            if workflow.info().is_continue_as_new_suggested() and not self._state.closed:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
                     InteractionInput(start.interaction_id, start.account_id, start.contact_id, self._state)
                 )
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return InteractionResult(start.interaction_id, self._state.messages_handled)
+
+    # The action plan ------------------------------------------------------------------------------
+
+    async def _run_plan(self) -> None:
+        plan = await workflow.execute_activity_method(
+            RoutingActivities.load_plan, LoadPlan(self._start.account_id), start_to_close_timeout=QUICK
+        )
+        steps = plan.steps
+        self._state.rejected_by = []
+        index, unwaited = 0, 0
+        while index < len(steps) and self._state.owner_id is None and not self._state.closed:
+            step = steps[index]
+            index += 1
+            unwaited += 1
+            if unwaited > MAX_STEPS_WITHOUT_WAIT:
+                await self._event(
+                    "plan_error",
+                    {
+                        "step": step.step,
+                        "reason": f"the plan loops: {MAX_STEPS_WITHOUT_WAIT} steps ran without a wait",
+                    },
+                )
+                return
+            if step.interval_id is not None and not await self._inside(step.interval_id):
+                await self._event(
+                    "step_skipped",
+                    {"step": step.step, "application": step.application, "reason": "outside its interval"},
+                )
+                continue
+            jump = await self._run_step(step)
+            if step.application in {"agent", "queue"}:
+                unwaited = 0
+            if jump is not None:
+                index = jump - 1
+
+    async def _run_step(self, step: PlanStep) -> int | None:
+        """Run one step; return the step number to jump to, if it jumps."""
+        params = step.params
+        match step.application:
+            case "agent":
+                deadline = workflow.now() + timedelta(seconds=params["timeout"])
+                await self._hunt(deadline, agent_ids=[params["agent_id"]], per_offer=None, kind="plan_agent")
+            case "queue":
+                await self._queue_step(params["queue_id"], timedelta(seconds=params["timeout"]), "queue")
+            case "autoreply":
+                await self._autoreply(step)
+            case "close":
+                await self._close(params.get("disposition_id"))
+            case "gotoif":
+                holds = await workflow.execute_activity_method(
+                    RoutingActivities.condition_holds,
+                    ConditionCheck(self._start.interaction_id, params["condition"], workflow.now()),
+                    start_to_close_timeout=QUICK,
+                )
+                return int(params["true_step"] if holds else params["false_step"])
+            case "gotop":
+                return int(params["step"])
+            case "noop":
+                await self._event("noop", {"step": step.step, "value": params.get("value", "")})
+            case "tag":
+                await workflow.execute_activity_method(
+                    RoutingActivities.add_tags,
+                    AddTags(self._start.interaction_id, params["tags"]),
+                    start_to_close_timeout=QUICK,
+                )
+        return None
+
+    async def _queue_step(self, queue_id: int, wait: timedelta, kind: str) -> None:
+        queue = await workflow.execute_activity_method(
+            RoutingActivities.queue_info, QueueLookup(queue_id), start_to_close_timeout=QUICK
+        )
+        if queue is None:
+            await self._event("plan_error", {"reason": f"queue {queue_id} no longer exists"})
+            return
+        deadline = workflow.now() + wait
+        interaction = self._start.interaction_id
+        await workflow.execute_activity_method(
+            RoutingActivities.enter_queue,
+            QueueEntry(interaction, queue_id, workflow.info().workflow_id),
+            start_to_close_timeout=QUICK,
+        )
+        per_offer = None if queue.strategy == "beepall" else timedelta(seconds=queue.timeout)
+        await self._hunt(deadline, queue_id=queue_id, strategy=queue.strategy, per_offer=per_offer, kind=kind)
+        if self._state.owner_id is None:
+            await workflow.execute_activity_method(
+                RoutingActivities.leave_queue, LeaveQueue(interaction), start_to_close_timeout=QUICK
+            )
+
+    async def _hunt(
+        self,
+        deadline: datetime,
+        *,
+        kind: str,
+        per_offer: timedelta | None,
+        queue_id: int | None = None,
+        agent_ids: list[int] | None = None,
+        strategy: str = "beepall",
+    ) -> None:
+        """Offer until someone accepts or `deadline` passes.
+
+        per_offer None: everyone eligible at once until the deadline (beepall), adding agents who
+        become eligible meanwhile. Otherwise one agent at a time for `per_offer`, in the
+        strategy's order, starting a new round when everyone eligible has had a turn.
+        """
+        turns: list[int] = []
+        while self._state.owner_id is None and workflow.now() < deadline and not self._state.closed:
+            self._agent_available = False
+            offered = [offer.agent_id for offer in self._state.offers]
+            exclude = [*offered, *self._state.rejected_by] + ([] if per_offer is None else turns)
+            found = await self._find(queue_id, agent_ids, exclude, strategy)
+            if not found and per_offer is not None and turns:
+                turns = []  # everyone had a turn: a new round
+                found = await self._find(queue_id, agent_ids, [*offered, *self._state.rejected_by], strategy)
+            if found:
+                if per_offer is None:
+                    await self._offer(found, deadline, kind, queue_id)
+                else:
+                    turns.append(found[0])
+                    await self._offer(found[:1], min(deadline, workflow.now() + per_offer), kind, queue_id)
+            await self._wait_for_answer(deadline, until_no_offers=per_offer is not None and bool(found))
+        await self._withdraw_offers("rescinded")
+
+    async def _find(
+        self, queue_id: int | None, agent_ids: list[int] | None, exclude: list[int], strategy: str
+    ) -> list[int]:
+        found = await workflow.execute_activity_method(
+            RoutingActivities.find_agents,
+            FindAgents(self._start.account_id, queue_id, agent_ids, exclude, strategy),
+            start_to_close_timeout=QUICK,
+        )
+        return found.agent_ids
+
+    async def _offer(
+        self, agent_ids: list[int], expires_at: datetime, kind: str, queue_id: int | None
+    ) -> None:
+        made = await workflow.execute_activity_method(
+            RoutingActivities.make_offers,
+            MakeOffers(self._start.interaction_id, agent_ids, kind, expires_at, queue_id),
+            start_to_close_timeout=QUICK,
+        )
+        self._state.offers.extend(
+            HeldOffer(o.offer_id, o.agent_id, o.expires_at, queue_id) for o in made.offers
+        )
+
+    async def _wait_for_answer(self, deadline: datetime, *, until_no_offers: bool) -> None:
+        """Wait for an accept, the deadline, an agent becoming available, or (one-at-a-time)
+        the current offer's end by reject or expiry. Expired offers are withdrawn."""
+        while self._state.owner_id is None and not self._state.closed:
+            now = workflow.now()
+            if now >= deadline or self._agent_available:
+                return
+            if until_no_offers and not self._state.offers:
+                return
+            wake_at = min([deadline, *(offer.expires_at for offer in self._state.offers)])
+            with suppress(TimeoutError):
+                await workflow.wait_condition(self._changed_since(self._changes), timeout=wake_at - now)
+            expired = [offer for offer in self._state.offers if offer.expires_at <= workflow.now()]
+            if expired:
+                self._state.offers = [offer for offer in self._state.offers if offer not in expired]
+                await self._resolve(expired, "expired")
+
+    async def _withdraw_offers(self, status: str) -> None:
+        if self._state.offers and self._state.owner_id is None:
+            withdrawn, self._state.offers = self._state.offers, []
+            await self._resolve(withdrawn, status)
+
+    async def _resolve(self, offers: list[HeldOffer], status: str) -> None:
+        await workflow.execute_activity_method(
+            RoutingActivities.resolve_offers,
+            ResolveOffers([o.offer_id for o in offers], status),
+            start_to_close_timeout=QUICK,
+        )
+
+    async def _autoreply(self, step: PlanStep) -> None:
+        times = step.params.get("times", "one")
+        if times == "one" and step.step in self._state.autoreplied_steps:
+            return
+        if times == "first":
+            first = await workflow.execute_activity_method(
+                RoutingActivities.is_first_interaction,
+                FirstInteraction(self._start.interaction_id),
+                start_to_close_timeout=QUICK,
+            )
+            if not first:
+                return
+        self._state.autoreplied_steps.append(step.step)
+        message_id = await workflow.execute_activity_method(
+            MessageActivities.queue_message,
+            QueueMessage(self._start.interaction_id, step.params["text"], "autoreply"),
+            start_to_close_timeout=QUICK,
+        )
+        try:
+            await workflow.execute_activity_method(
+                MessageActivities.send_message,
+                SendMessage(message_id),
+                start_to_close_timeout=QUICK,
+                retry_policy=SEND_RETRY,
+            )
+        except ActivityError as error:  # the failure is on the message; routing goes on
+            await self._event("autoreply_failed", {"step": step.step, "reason": str(error.cause or error)})
+
+    async def _close(self, disposition_id: int | None) -> None:
+        await self._withdraw_offers("rescinded")
+        await workflow.execute_activity_method(
+            RoutingActivities.close_interaction,
+            CloseInteraction(self._start.interaction_id, disposition_id, None),
+            start_to_close_timeout=QUICK,
+        )
+        workflow.upsert_search_attributes([ids.STATUS.value_set("closed")])
+        self._state.closed = True
+
+    # Small helpers --------------------------------------------------------------------------------
+
+    async def _inside(self, interval_id: int) -> bool:
+        return await workflow.execute_activity_method(
+            RoutingActivities.inside_interval, IntervalCheck(interval_id, workflow.now()), start_to_close_timeout=QUICK
+        )
+
+    async def _event(self, kind: str, data: dict[str, object]) -> None:
+        await workflow.execute_activity_method(
+            RoutingActivities.record_event,
+            RecordEvent(self._start.interaction_id, kind, dict(data)),
+            start_to_close_timeout=QUICK,
+        )
 
     async def _store_media(self, message_id: int) -> None:
         try:
@@ -118,5 +474,16 @@ class InteractionWorkflow:
             await workflow.execute_activity_method(
                 MediaActivities.record_media_failure,
                 MediaFailure(message_id=message_id, reason=str(error.cause or error)),
-                start_to_close_timeout=timedelta(seconds=30),
+                start_to_close_timeout=QUICK,
             )
+
+
+def search_attributes(account_key: str, contact_mobile: str, status: str) -> TypedSearchAttributes:
+    """The search attributes a new interaction workflow starts with."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(ids.ACCOUNT_KEY, account_key),
+            SearchAttributePair(ids.CONTACT, contact_mobile),
+            SearchAttributePair(ids.STATUS, status),
+        ]
+    )

@@ -134,7 +134,10 @@ async def list_interactions(
     page: PageDep,
     account_id: int | None = None,
     agent_id: int | None = None,
-    status: Annotated[InteractionStatus | None, Query(description="open, open-pending or closed")] = None,
+    status: Annotated[
+        InteractionStatus | None,
+        Query(description="open (owned or waiting for an agent), open-pending (waiting only) or closed"),
+    ] = None,
     read: bool | None = None,
 ) -> ListOut[InteractionOut]:
     query = visible(user).order_by(Interaction.last_message_at.desc().nulls_last(), Interaction.id.desc())
@@ -142,7 +145,9 @@ async def list_interactions(
         query = query.where(Interaction.account_id == account_id)
     if agent_id is not None:
         query = query.where(Interaction.owner_id == agent_id)
-    if status is not None:
+    if status is InteractionStatus.open:
+        query = query.where(Interaction.status != InteractionStatus.closed)
+    elif status is not None:
         query = query.where(Interaction.status == status)
     if read is not None:
         query = query.where(Interaction.read == read)

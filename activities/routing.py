@@ -1,0 +1,531 @@
+"""Routing activities: what the interaction workflow asks of PostgreSQL while it routes.
+
+Who is eligible, offers and their outcome, assignment, queue waits (the dispatch table), the
+timeline, tags, and the facts a `gotoif` condition is evaluated on. Every write that an agent
+should see is followed by a NOTIFY in the same transaction (models.events).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, delete, exists, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
+
+from domain.conditions import Condition, condition_holds
+from domain.templating import render
+from models import (
+    Account,
+    AccountAgent,
+    Action,
+    Contact,
+    Interaction,
+    InteractionEvent,
+    InteractionStatus,
+    Interval,
+    Message,
+    Offer,
+    OfferKind,
+    OfferStatus,
+    Queue,
+    QueueAgent,
+    QueueWait,
+    Strategy,
+    User,
+    UserStatus,
+)
+from models.events import notify_agents
+from models.interaction import Direction
+from models.interval import interval_contains
+
+
+@dataclass
+class PlanStep:
+    step: int
+    application: str
+    params: dict[str, Any]
+    interval_id: int | None = None
+
+
+@dataclass
+class LoadPlan:
+    account_id: int
+
+
+@dataclass
+class Plan:
+    steps: list[PlanStep]
+
+
+@dataclass
+class IntervalCheck:
+    interval_id: int
+    at: datetime  # the workflow's time, so a replay or a test's skipped clock decides the same
+
+
+@dataclass
+class QueueLookup:
+    queue_id: int
+
+
+@dataclass
+class QueueInfo:
+    queue_id: int
+    name: str
+    strategy: str
+    timeout: int
+
+
+@dataclass
+class FindAgents:
+    """Eligible agents of the account (and queue), in the order the strategy offers them."""
+
+    account_id: int
+    queue_id: int | None = None
+    agent_ids: list[int] | None = None  # only these (an `agent` step, a transfer, the owner)
+    exclude: list[int] = field(default_factory=list)
+    strategy: str = Strategy.beepall.value
+
+
+@dataclass
+class Agents:
+    agent_ids: list[int]
+
+
+@dataclass
+class MakeOffers:
+    interaction_id: int
+    agent_ids: list[int]
+    kind: str
+    expires_at: datetime
+    queue_id: int | None = None
+
+
+@dataclass
+class OfferRef:
+    offer_id: int
+    agent_id: int
+    expires_at: datetime
+
+
+@dataclass
+class Offers:
+    offers: list[OfferRef]
+
+
+@dataclass
+class ResolveOffers:
+    offer_ids: list[int]
+    status: str  # rejected, expired or rescinded
+
+
+@dataclass
+class Assign:
+    interaction_id: int
+    agent_id: int
+    offer_id: int
+    queue_id: int | None = None
+
+
+@dataclass
+class QueueEntry:
+    interaction_id: int
+    queue_id: int
+    workflow_id: str
+
+
+@dataclass
+class LeaveQueue:
+    interaction_id: int
+
+
+@dataclass
+class RecordEvent:
+    interaction_id: int
+    kind: str
+    data: dict[str, Any] = field(default_factory=dict)
+    actor_id: int | None = None
+
+
+@dataclass
+class AddTags:
+    interaction_id: int
+    tags: list[str]
+
+
+@dataclass
+class ConditionCheck:
+    interaction_id: int
+    condition: dict[str, Any]
+    at: datetime
+
+
+@dataclass
+class FirstInteraction:
+    interaction_id: int
+
+
+@dataclass
+class CloseInteraction:
+    interaction_id: int
+    disposition_id: int | None = None
+    actor_id: int | None = None
+
+
+ROUTING_ACTIVITIES = (
+    "load_plan",
+    "inside_interval",
+    "queue_info",
+    "find_agents",
+    "make_offers",
+    "resolve_offers",
+    "assign",
+    "enter_queue",
+    "leave_queue",
+    "record_event",
+    "add_tags",
+    "condition_holds",
+    "is_first_interaction",
+    "close_interaction",
+)
+
+
+class RoutingActivities:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    @activity.defn
+    async def load_plan(self, request: LoadPlan) -> Plan:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Action).where(Action.account_id == request.account_id).order_by(Action.position)
+            )
+            return Plan(
+                [PlanStep(row.position, row.application.value, row.params, row.interval_id) for row in rows]
+            )
+
+    @activity.defn
+    async def inside_interval(self, request: IntervalCheck) -> bool:
+        async with self._sessions() as session:
+            interval = await session.get(Interval, request.interval_id)
+            return interval is not None and interval_contains(
+                interval.timezone, interval.rules, datetime.now(UTC)
+            )
+
+    @activity.defn
+    async def queue_info(self, request: QueueLookup) -> QueueInfo | None:
+        async with self._sessions() as session:
+            queue = await session.get(Queue, request.queue_id)
+            return (
+                None
+                if queue is None
+                else QueueInfo(queue.id, queue.name, queue.strategy.value, queue.timeout)
+            )
+
+    @activity.defn
+    async def find_agents(self, request: FindAgents) -> Agents:
+        async with self._sessions() as session:
+            return Agents(list((await session.scalars(eligible_agents(request))).all()))
+
+    @activity.defn
+    async def make_offers(self, request: MakeOffers) -> Offers:
+        """Offer the interaction to each agent (skipping any who already hold an offer for it)
+        and push each an `offer` event with the account's rendered notification."""
+        now = datetime.now(UTC)
+        async with self._sessions() as session, session.begin():
+            context = await _context(session, request.interaction_id, request.queue_id)
+            account = context["account_row"]
+            text = render(account.notification_template, context["variables"])
+            made: list[OfferRef] = []
+            for agent_id in request.agent_ids:
+                offer = Offer(
+                    interaction_id=request.interaction_id,
+                    agent_id=agent_id,
+                    queue_id=request.queue_id,
+                    kind=OfferKind(request.kind),
+                    status=OfferStatus.pending,
+                    offered_at=now,
+                    expires_at=request.expires_at,
+                )
+                session.add(offer)
+                await session.flush()
+                made.append(OfferRef(offer.id, agent_id, request.expires_at))
+                await notify_agents(
+                    session,
+                    [agent_id],
+                    "offer",
+                    {
+                        "interaction_id": request.interaction_id,
+                        "offer_id": offer.id,
+                        "account_key": account.key,
+                        "queue": context["variables"].get("queue"),
+                        "contact": context["variables"]["contact"],
+                        "notification": {
+                            "text": text,
+                            "sound": account.notification_sound,
+                            "shake": account.notification_shake,
+                        },
+                        "kind": request.kind,
+                        "expires_at": request.expires_at.isoformat(),
+                    },
+                )
+            return Offers(made)
+
+    @activity.defn
+    async def resolve_offers(self, request: ResolveOffers) -> None:
+        async with self._sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    update(Offer)
+                    .where(Offer.id.in_(request.offer_ids), Offer.status == OfferStatus.pending)
+                    .values(status=OfferStatus(request.status), resolved_at=datetime.now(UTC))
+                    .returning(Offer.agent_id, Offer.interaction_id, Offer.id)
+                )
+            ).all()
+            for agent_id, interaction_id, offer_id in rows:
+                data = {"interaction_id": interaction_id, "offer_id": offer_id, "reason": request.status}
+                await notify_agents(session, [agent_id], "offer_rescinded", data)
+
+    @activity.defn
+    async def assign(self, request: Assign) -> None:
+        """Make the agent the owner; every other pending offer for the interaction is rescinded."""
+        now = datetime.now(UTC)
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(Offer)
+                .where(Offer.id == request.offer_id)
+                .values(status=OfferStatus.accepted, resolved_at=now)
+            )
+            others = (
+                await session.execute(
+                    update(Offer)
+                    .where(
+                        Offer.interaction_id == request.interaction_id, Offer.status == OfferStatus.pending
+                    )
+                    .values(status=OfferStatus.rescinded, resolved_at=now)
+                    .returning(Offer.agent_id, Offer.id)
+                )
+            ).all()
+            for agent_id, offer_id in others:
+                data = {"interaction_id": request.interaction_id, "offer_id": offer_id, "reason": "taken"}
+                await notify_agents(session, [agent_id], "offer_rescinded", data)
+            changes: dict[str, Any] = {"owner_id": request.agent_id, "status": InteractionStatus.open}
+            if request.queue_id is not None:
+                changes["queue_id"] = request.queue_id
+                await session.execute(
+                    update(Queue).where(Queue.id == request.queue_id).values(last_agent_id=request.agent_id)
+                )
+            await session.execute(
+                update(Interaction).where(Interaction.id == request.interaction_id).values(**changes)
+            )
+            await session.execute(
+                update(User).where(User.id == request.agent_id).values(last_interaction_at=now)
+            )
+            await session.execute(delete(QueueWait).where(QueueWait.interaction_id == request.interaction_id))
+            session.add(
+                InteractionEvent(
+                    interaction_id=request.interaction_id,
+                    kind="accepted",
+                    actor_id=request.agent_id,
+                    data={"offer_id": request.offer_id, "queue_id": request.queue_id},
+                )
+            )
+            await notify_agents(
+                session,
+                [request.agent_id],
+                "interaction_updated",
+                {"interaction_id": request.interaction_id, "owner_id": request.agent_id},
+            )
+
+    @activity.defn
+    async def enter_queue(self, request: QueueEntry) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(delete(QueueWait).where(QueueWait.interaction_id == request.interaction_id))
+            session.add(
+                QueueWait(
+                    interaction_id=request.interaction_id,
+                    queue_id=request.queue_id,
+                    workflow_id=request.workflow_id,
+                    waiting_since=datetime.now(UTC),
+                )
+            )
+            await session.execute(
+                update(Interaction)
+                .where(Interaction.id == request.interaction_id)
+                .values(queue_id=request.queue_id, status=InteractionStatus.open_pending)
+            )
+
+    @activity.defn
+    async def leave_queue(self, request: LeaveQueue) -> None:
+        async with self._sessions() as session, session.begin():
+            await session.execute(delete(QueueWait).where(QueueWait.interaction_id == request.interaction_id))
+
+    @activity.defn
+    async def record_event(self, request: RecordEvent) -> None:
+        async with self._sessions() as session, session.begin():
+            session.add(
+                InteractionEvent(
+                    interaction_id=request.interaction_id,
+                    kind=request.kind,
+                    actor_id=request.actor_id,
+                    data=request.data,
+                )
+            )
+
+    @activity.defn
+    async def add_tags(self, request: AddTags) -> None:
+        async with self._sessions() as session, session.begin():
+            interaction = await session.get(Interaction, request.interaction_id, with_for_update=True)
+            if interaction is not None:
+                interaction.tags = list(dict.fromkeys([*interaction.tags, *request.tags]))
+
+    @activity.defn
+    async def condition_holds(self, request: ConditionCheck) -> bool:
+        async with self._sessions() as session:
+            if "interval_id" in request.condition:
+                interval = await session.get(Interval, request.condition["interval_id"])
+                return interval is not None and interval_contains(
+                    interval.timezone, interval.rules, datetime.now(UTC)
+                )
+            facts = await _facts(session, request.interaction_id)
+            return condition_holds(Condition.model_validate(request.condition), facts)
+
+    @activity.defn
+    async def is_first_interaction(self, request: FirstInteraction) -> bool:
+        """Whether this is the contact's first interaction ever on the account."""
+        async with self._sessions() as session:
+            interaction = await session.get(Interaction, request.interaction_id)
+            assert interaction is not None
+            earlier = await session.scalar(
+                select(
+                    exists().where(
+                        Interaction.account_id == interaction.account_id,
+                        Interaction.contact_id == interaction.contact_id,
+                        Interaction.id < interaction.id,
+                    )
+                )
+            )
+            return not earlier
+
+    @activity.defn
+    async def close_interaction(self, request: CloseInteraction) -> None:
+        """Closed: no more offers, out of any queue; the contact's next message starts a new one."""
+        now = datetime.now(UTC)
+        async with self._sessions() as session, session.begin():
+            interaction = await session.get(Interaction, request.interaction_id, with_for_update=True)
+            if interaction is None or interaction.status is InteractionStatus.closed:
+                return
+            interaction.status = InteractionStatus.closed
+            interaction.closed_at = now
+            if request.disposition_id is not None:
+                interaction.disposition_id = request.disposition_id
+            await session.execute(delete(QueueWait).where(QueueWait.interaction_id == request.interaction_id))
+            rescinded = (
+                (
+                    await session.execute(
+                        update(Offer)
+                        .where(
+                            Offer.interaction_id == request.interaction_id,
+                            Offer.status == OfferStatus.pending,
+                        )
+                        .values(status=OfferStatus.rescinded, resolved_at=now)
+                        .returning(Offer.agent_id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            data = {"interaction_id": request.interaction_id, "reason": "closed"}
+            await notify_agents(session, list(rescinded), "offer_rescinded", data)
+            if interaction.owner_id is not None:
+                await notify_agents(
+                    session, [interaction.owner_id], "interaction_updated", {**data, "status": "closed"}
+                )
+            session.add(
+                InteractionEvent(
+                    interaction_id=request.interaction_id,
+                    kind="closed",
+                    actor_id=request.actor_id,
+                    data={"disposition_id": request.disposition_id},
+                )
+            )
+
+
+def eligible_agents(request: FindAgents) -> Select[int]:
+    """Members of the account (and queue), online, with open interactions below capacity."""
+    open_count = (
+        select(func.count())
+        .where(Interaction.owner_id == User.id, Interaction.status != InteractionStatus.closed)
+        .scalar_subquery()
+    )
+    query = (
+        select(User.id)
+        .join(
+            AccountAgent, and_(AccountAgent.user_id == User.id, AccountAgent.account_id == request.account_id)
+        )
+        .where(User.status == UserStatus.online, open_count < User.whatsapp_capacity)
+    )
+    if request.queue_id is not None:
+        query = query.join(
+            QueueAgent, and_(QueueAgent.user_id == User.id, QueueAgent.queue_id == request.queue_id)
+        )
+    if request.agent_ids is not None:
+        query = query.where(User.id.in_(request.agent_ids))
+    if request.exclude:
+        query = query.where(User.id.not_in(request.exclude))
+    if request.strategy == Strategy.leastrecent:
+        return query.order_by(User.last_interaction_at.asc().nulls_first(), User.id)
+    if request.strategy == Strategy.rrmemory and request.queue_id is not None:
+        last = select(Queue.last_agent_id).where(Queue.id == request.queue_id).scalar_subquery()
+        return query.order_by(User.id <= func.coalesce(last, 0), User.id)  # after the last one, then wrap
+    return query.order_by(User.id)
+
+
+async def _context(session: AsyncSession, interaction_id: int, queue_id: int | None) -> dict[str, Any]:
+    row = (
+        await session.execute(
+            select(Interaction, Account, Contact)
+            .join(Account, Account.id == Interaction.account_id)
+            .join(Contact, Contact.id == Interaction.contact_id)
+            .where(Interaction.id == interaction_id)
+        )
+    ).one()
+    _, account, contact = row
+    queue = await session.get(Queue, queue_id) if queue_id is not None else None
+    variables: dict[str, Any] = {
+        "account": {"id": account.id, "name": account.name, "key": account.key, "phone": account.phone},
+        "contact": {
+            "id": contact.id,
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+            "mobile": contact.mobile,
+            "email": contact.email,
+        },
+    }
+    if queue is not None:
+        variables["queue"] = {"id": queue.id, "name": queue.name}
+    return {"account_row": account, "variables": variables}
+
+
+async def _facts(session: AsyncSession, interaction_id: int) -> dict[str, str | list[str] | None]:
+    interaction = await session.get(Interaction, interaction_id)
+    assert interaction is not None
+    contact = await session.get(Contact, interaction.contact_id)
+    assert contact is not None
+    body = await session.scalar(
+        select(Message.text)
+        .where(Message.interaction_id == interaction_id, Message.direction == Direction.inbound)
+        .order_by(Message.id.desc())
+        .limit(1)
+    )
+    return {
+        "contact.first_name": contact.first_name,
+        "contact.last_name": contact.last_name,
+        "contact.mobile": contact.mobile,
+        "contact.email": contact.email,
+        "message.body": body,
+        "interaction.tags": interaction.tags,
+    }

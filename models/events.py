@@ -1,0 +1,32 @@
+"""Agent events over PostgreSQL LISTEN/NOTIFY, so every API process can stream them to its agents.
+
+A notification is sent inside the writer's transaction and delivered only if it commits. The
+payload names the agent; each API process forwards it to that agent's open event streams.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+CHANNEL = "shareline_agent_events"
+MAX_PAYLOAD = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
+
+
+async def notify_agents(
+    session: AsyncSession, agent_ids: list[int], event: str, data: dict[str, Any]
+) -> None:
+    for agent_id in agent_ids:
+        payload = json.dumps({"agent_id": agent_id, "event": event, "data": data}, default=str)
+        if len(payload.encode()) > MAX_PAYLOAD:  # never silently drop: send a stub the UI can refetch
+            payload = json.dumps(
+                {
+                    "agent_id": agent_id,
+                    "event": event,
+                    "data": {"truncated": True, "id": data.get("interaction_id")},
+                }
+            )
+        await session.execute(select(func.pg_notify(CHANNEL, payload)))

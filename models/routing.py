@@ -1,0 +1,94 @@
+"""Routing state that the API, the activities and the workflows share through PostgreSQL.
+
+- `Offer`: an interaction offered to an agent until it expires, is accepted, rejected or rescinded.
+- `QueueWait`: the dispatch table, one row per interaction waiting in a queue; when an agent becomes
+  eligible the longest-waiting interaction it can serve (higher queue weight first) is signalled.
+- `AgentSession`: one row per open agent event stream, refreshed by heartbeat: an agent whose every
+  session went quiet has closed the tab and is not available, whatever its status says.
+- `InteractionEvent`: the interaction's timeline (offers, accepts, plan steps, notes, transfers...).
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import DateTime, ForeignKey, Index, String, func, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, enum_column
+
+
+class OfferKind(StrEnum):
+    plan_agent = "plan_agent"  # an `agent` step of the action plan
+    queue = "queue"  # a `queue` step
+    assigned_agent = "assigned_agent"  # a new message waits for the interaction's owner
+    assigned_queue = "assigned_queue"  # ...then for the owner's queue
+    transfer_agent = "transfer_agent"
+    transfer_queue = "transfer_queue"
+
+
+class OfferStatus(StrEnum):
+    pending = "pending"
+    accepted = "accepted"
+    rejected = "rejected"
+    expired = "expired"
+    rescinded = "rescinded"
+
+
+class Offer(Base):
+    __tablename__ = "offers"
+    __table_args__ = (
+        Index(
+            "uq_offers_one_pending_per_agent",
+            "interaction_id",
+            "agent_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+        ),
+        Index("ix_offers_agent_pending", "agent_id", postgresql_where=text("status = 'pending'")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id", ondelete="SET NULL"))
+    kind: Mapped[OfferKind] = mapped_column(enum_column(OfferKind))
+    status: Mapped[OfferStatus] = mapped_column(enum_column(OfferStatus), default=OfferStatus.pending)
+    offered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class QueueWait(Base):
+    __tablename__ = "queue_waits"
+    __table_args__ = (Index("ix_queue_waits_queue_since", "queue_id", "waiting_since"),)
+
+    interaction_id: Mapped[int] = mapped_column(
+        ForeignKey("interactions.id", ondelete="CASCADE"), primary_key=True
+    )
+    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"))
+    workflow_id: Mapped[str] = mapped_column(String(200))
+    waiting_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AgentSession(Base):
+    __tablename__ = "agent_sessions"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class InteractionEvent(Base):
+    __tablename__ = "interaction_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    interaction_id: Mapped[int] = mapped_column(ForeignKey("interactions.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    kind: Mapped[str] = mapped_column(String(40))
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
