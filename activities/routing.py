@@ -211,9 +211,7 @@ class RoutingActivities:
     async def inside_interval(self, request: IntervalCheck) -> bool:
         async with self._sessions() as session:
             interval = await session.get(Interval, request.interval_id)
-            return interval is not None and interval_contains(
-                interval.timezone, interval.rules, datetime.now(UTC)
-            )
+            return interval is not None and interval_contains(interval.timezone, interval.rules, request.at)
 
     @activity.defn
     async def queue_info(self, request: QueueLookup) -> QueueInfo | None:
@@ -388,7 +386,7 @@ class RoutingActivities:
             if "interval_id" in request.condition:
                 interval = await session.get(Interval, request.condition["interval_id"])
                 return interval is not None and interval_contains(
-                    interval.timezone, interval.rules, datetime.now(UTC)
+                    interval.timezone, interval.rules, request.at
                 )
             facts = await _facts(session, request.interaction_id)
             return condition_holds(Condition.model_validate(request.condition), facts)

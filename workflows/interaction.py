@@ -452,7 +452,9 @@ class InteractionWorkflow:
 
     async def _inside(self, interval_id: int) -> bool:
         return await workflow.execute_activity_method(
-            RoutingActivities.inside_interval, IntervalCheck(interval_id, workflow.now()), start_to_close_timeout=QUICK
+            RoutingActivities.inside_interval,
+            IntervalCheck(interval_id, workflow.now()),
+            start_to_close_timeout=QUICK,
         )
 
     async def _event(self, kind: str, data: dict[str, object]) -> None:

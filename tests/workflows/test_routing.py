@@ -1,0 +1,371 @@
+"""Routing through the real API, worker and the time-skipping Temporal test server.
+
+Agents log in, go online and answer offers over HTTP; the clock is advanced with
+`temporal_env.sleep`, so every timer path runs in moments.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.helpers import db, wait_for
+from tests.webhooks import make_account, post_twilio, twilio_message
+from workflows.interaction import InteractionWorkflow
+
+
+@dataclass
+class Agent:
+    id: int
+    headers: dict[str, str]
+
+
+@dataclass
+class Floor:
+    account: dict[str, Any]
+    agents: dict[str, Agent]
+    queue: dict[str, Any]
+
+
+async def make_floor(
+    api, client, admin, fakes, strategy="beepall", queue_timeout=10, names=("ann", "bob", "cat")
+):
+    account = await make_account(api, admin, fakes, "twilio")
+    agents = {}
+    for name in names:
+        user_id, headers = await api.user(admin, name)
+        agents[name] = Agent(user_id, headers)
+    ids = [agent.id for agent in agents.values()]
+    await client.post(f"/api/whatsapp/accounts/{account['id']}/agents", json={"ids": ids}, headers=admin)
+    queue = await api.create(
+        admin,
+        "/api/whatsapp/queues",
+        {"name": f"Q-{strategy}", "strategy": strategy, "timeout": queue_timeout},
+    )
+    await client.post(f"/api/whatsapp/queues/{queue['id']}/agents", json={"ids": ids}, headers=admin)
+    return Floor(account, agents, queue)
+
+
+async def go_online(client, *agents: Agent) -> None:
+    for agent in agents:
+        response = await client.put("/api/agents/me/status", json={"status": "online"}, headers=agent.headers)
+        assert response.status_code == 200
+
+
+async def set_plan(client, admin, floor: Floor, steps: list[dict[str, Any]]) -> None:
+    response = await client.put(
+        f"/api/whatsapp/accounts/{floor.account['id']}/actions", json=steps, headers=admin
+    )
+    assert response.status_code == 200, response.text
+
+
+async def inbound(client, floor: Floor, sid: str, body: str = "hello", mobile: str = "393331234567") -> None:
+    response = await post_twilio(client, floor.account, twilio_message(sid, body, mobile=mobile))
+    assert response.status_code == 200
+
+
+async def the_interaction(client, admin, mobile: str = "393331234567") -> dict[str, Any]:
+    async def found():
+        rows = (await client.get("/api/whatsapp/interactions", headers=admin)).json()["rows"]
+        return next((row for row in rows if row["contact"]["mobile"] == mobile), None)
+
+    return await wait_for(found)
+
+
+async def offered(temporal_env, interaction, expected: set[int]) -> None:
+    """Wait until the workflow holds offers for exactly `expected` agents."""
+    handle = temporal_env.client.get_workflow_handle(interaction["workflow_id"])
+
+    async def matches():
+        return set((await handle.query(InteractionWorkflow.summary)).offered_to) == expected
+
+    await wait_for(matches)
+
+
+async def accept(client, interaction, agent: Agent):
+    return await client.post(f"/api/whatsapp/interactions/{interaction['id']}/accept", headers=agent.headers)
+
+
+async def offer_rows(settings, interaction_id: int) -> list[tuple[int, str, str]]:
+    with db(settings) as conn:
+        return conn.execute(
+            "SELECT agent_id, kind, status FROM offers WHERE interaction_id = %s ORDER BY id",
+            (interaction_id,),
+        ).fetchall()
+
+
+async def test_agent_step_times_out_then_the_queue_rings_everyone(
+    api, client, admin, fakes, worker, temporal_env, settings
+):
+    floor = await make_floor(api, client, admin, fakes)
+    ann, bob, cat = floor.agents["ann"], floor.agents["bob"], floor.agents["cat"]
+    await go_online(client, ann, bob, cat)
+    await set_plan(client, admin, floor, [
+        {"application": "agent", "params": {"agent_id": ann.id, "timeout": 30}},
+        {"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 60}},
+    ])  # fmt: skip
+    await inbound(client, floor, "SM1")
+    interaction = await the_interaction(client, admin)
+    assert interaction["status"] == "open-pending"
+    await offered(temporal_env, interaction, {ann.id})
+    await temporal_env.sleep(timedelta(seconds=31))
+    await offered(temporal_env, interaction, {ann.id, bob.id, cat.id})
+    assert (await accept(client, interaction, ann)).status_code == 200  # the queue rings ann too
+
+    assert (await accept(client, interaction, bob)).status_code == 409
+    owned = (await client.get(f"/api/whatsapp/interactions/{interaction['id']}", headers=admin)).json()
+    assert (owned["owner_id"], owned["status"], owned["queue_id"]) == (ann.id, "open", floor.queue["id"])
+    rows = await offer_rows(settings, interaction["id"])
+    assert rows[0] == (ann.id, "plan_agent", "expired")
+    assert sorted(row[2] for row in rows[1:]) == ["accepted", "rescinded", "rescinded"]
+    description = await temporal_env.client.get_workflow_handle(interaction["workflow_id"]).describe()
+    attributes = {pair.key.name: pair.value for pair in description.typed_search_attributes}
+    assert attributes["ShareAgent"] == str(ann.id)
+    assert attributes["ShareStatus"] == "open"
+
+
+async def test_two_agents_accepting_at_once_make_one_owner(api, client, admin, fakes, worker, temporal_env):
+    floor = await make_floor(api, client, admin, fakes)
+    ann, bob = floor.agents["ann"], floor.agents["bob"]
+    await go_online(client, ann, bob)
+    await set_plan(
+        client,
+        admin,
+        floor,
+        [{"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 60}}],
+    )
+    await inbound(client, floor, "SM1")
+    interaction = await the_interaction(client, admin)
+    await offered(temporal_env, interaction, {ann.id, bob.id})
+    first, second = await asyncio.gather(accept(client, interaction, ann), accept(client, interaction, bob))
+    assert sorted([first.status_code, second.status_code]) == [200, 409]
+    winner = ann if first.status_code == 200 else bob
+    assert (await client.get(f"/api/whatsapp/interactions/{interaction['id']}", headers=admin)).json()[
+        "owner_id"
+    ] == winner.id
+    loser = (second if first.status_code == 200 else first).json()
+    assert loser["error"]["code"] == "offer_gone"
+
+
+async def test_queue_step_timeout_moves_on_and_the_plan_ends_waiting(
+    api, client, admin, fakes, worker, temporal_env, settings
+):
+    floor = await make_floor(api, client, admin, fakes)
+    ann = floor.agents["ann"]
+    await go_online(client, ann)
+    await set_plan(client, admin, floor, [
+        {"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 20}},
+        {"application": "noop", "params": {"value": "after the queue"}},
+    ])  # fmt: skip
+    await inbound(client, floor, "SM1")
+    interaction = await the_interaction(client, admin)
+    await offered(temporal_env, interaction, {ann.id})
+    await temporal_env.sleep(timedelta(seconds=21))
+    await offered(temporal_env, interaction, set())
+
+    async def noop_recorded():
+        with db(settings) as conn:
+            return conn.execute("SELECT data FROM interaction_events WHERE interaction_id = %s AND kind = 'noop'",
+                                (interaction["id"],)).fetchall()  # fmt: skip
+
+    assert (await wait_for(noop_recorded))[0][0]["value"] == "after the queue"
+    assert [row[2] for row in await offer_rows(settings, interaction["id"])] == ["expired"]
+    with db(settings) as conn:
+        assert conn.execute("SELECT count(*) FROM queue_waits").fetchone() == (0,)
+    assert (await accept(client, interaction, ann)).status_code == 409
+    await inbound(client, floor, "SM2", "anyone there?")  # the next message runs the plan again
+    await offered(temporal_env, interaction, {ann.id})
+
+
+async def test_rrmemory_offers_one_agent_at_a_time_in_rotation(
+    api, client, admin, fakes, worker, temporal_env
+):
+    floor = await make_floor(api, client, admin, fakes, strategy="rrmemory", queue_timeout=10)
+    ann, bob, cat = floor.agents["ann"], floor.agents["bob"], floor.agents["cat"]
+    await go_online(client, ann, bob, cat)
+    await set_plan(
+        client,
+        admin,
+        floor,
+        [{"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 300}}],
+    )
+    await inbound(client, floor, "SM1")
+    interaction = await the_interaction(client, admin)
+    for expected in (ann, bob, cat, ann):  # each gets the queue's 10 s, then the next; then round again
+        await offered(temporal_env, interaction, {expected.id})
+        await temporal_env.sleep(timedelta(seconds=11))
+    await offered(temporal_env, interaction, {bob.id})
+    assert (await accept(client, interaction, bob)).status_code == 200
+
+    # Memory: the next interaction starts after bob, the agent last engaged from this queue.
+    await inbound(client, floor, "SM2", mobile="393339999999")
+    second = await the_interaction(client, admin, mobile="393339999999")
+    await offered(temporal_env, second, {cat.id})
+
+
+async def test_rejecting_passes_the_turn_at_once(api, client, admin, fakes, worker, temporal_env):
+    floor = await make_floor(api, client, admin, fakes, strategy="rrmemory", queue_timeout=60)
+    ann, bob = floor.agents["ann"], floor.agents["bob"]
+    await go_online(client, ann, bob)
+    await set_plan(
+        client,
+        admin,
+        floor,
+        [{"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 300}}],
+    )
+    await inbound(client, floor, "SM1")
+    interaction = await the_interaction(client, admin)
+    await offered(temporal_env, interaction, {ann.id})
+    response = await client.post(
+        f"/api/whatsapp/interactions/{interaction['id']}/reject", headers=ann.headers
+    )
+    assert response.status_code == 200
+    await offered(temporal_env, interaction, {bob.id})
+    assert (
+        await client.post(f"/api/whatsapp/interactions/{interaction['id']}/reject", headers=ann.headers)
+    ).status_code == 409
+
+
+async def test_leastrecent_offers_whoever_waited_longest(
+    api, client, admin, fakes, worker, temporal_env, settings
+):
+    floor = await make_floor(api, client, admin, fakes, strategy="leastrecent")
+    ann, bob, cat = floor.agents["ann"], floor.agents["bob"], floor.agents["cat"]
+    with db(settings) as conn:
+        conn.execute(
+            "UPDATE users SET last_interaction_at = now() - interval '1 hour' WHERE id = %s", (ann.id,)
+        )
+        conn.execute(
+            "UPDATE users SET last_interaction_at = now() - interval '3 hours' WHERE id = %s", (cat.id,)
+        )
+        conn.execute(
+            "UPDATE users SET last_interaction_at = now() - interval '1 minute' WHERE id = %s", (bob.id,)
+        )
+    await go_online(client, ann, bob, cat)
+    await set_plan(
+        client,
+        admin,
+        floor,
+        [{"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 300}}],
+    )
+    await inbound(client, floor, "SM1")
+    interaction = await the_interaction(client, admin)
+    await offered(temporal_env, interaction, {cat.id})
+    await temporal_env.sleep(timedelta(seconds=11))
+    await offered(temporal_env, interaction, {ann.id})
+
+
+async def test_only_eligible_agents_are_offered(api, client, admin, fakes, worker, temporal_env, settings):
+    floor = await make_floor(api, client, admin, fakes)
+    ann, bob, cat = floor.agents["ann"], floor.agents["bob"], floor.agents["cat"]
+    pause = await api.create(admin, "/api/pauses", {"name": "Lunch"})
+    await go_online(client, ann, bob, cat)
+    await client.put(
+        "/api/agents/me/status", json={"status": "paused", "pause_id": pause["id"]}, headers=bob.headers
+    )
+    await client.patch(f"/api/users/{cat.id}", json={"whatsapp_capacity": 0}, headers=admin)  # full
+    await set_plan(
+        client,
+        admin,
+        floor,
+        [{"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 60}}],
+    )
+    await inbound(client, floor, "SM1")
+    interaction = await the_interaction(client, admin)
+    await offered(temporal_env, interaction, {ann.id})
+
+
+@pytest.mark.parametrize(("inside", "expected"), [(True, "agent"), (False, "skipped")])
+async def test_interval_skip_at_the_boundary_minute(
+    api, client, admin, fakes, worker, temporal_env, settings, inside, expected
+):
+    floor = await make_floor(api, client, admin, fakes)
+    ann = floor.agents["ann"]
+    await go_online(client, ann)
+    now = await temporal_env.get_current_time()
+    # The interval ends at this very minute (inclusive); skipping 60 s more puts the step outside.
+    start, end = (now - timedelta(minutes=5)).strftime("%H:%M"), now.strftime("%H:%M")
+    interval = await api.create(
+        admin,
+        "/api/intervals",
+        {"name": "Ends now", "timezone": "UTC", "rules": [{"time_from": start, "time_to": end}]},
+    )
+    await set_plan(client, admin, floor, [
+        {"application": "noop", "params": {"value": "first"}},
+        {"application": "agent", "params": {"agent_id": ann.id, "timeout": 30}, "interval_id": interval["id"]},
+        {"application": "noop", "params": {"value": "last"}},
+    ])  # fmt: skip
+    if not inside:
+        await temporal_env.sleep(timedelta(seconds=60 - now.second + 1))
+    await inbound(client, floor, "SM1")
+    interaction = await the_interaction(client, admin)
+
+    async def events():
+        with db(settings) as conn:
+            rows = conn.execute(
+                "SELECT kind FROM interaction_events WHERE interaction_id = %s ORDER BY id",
+                (interaction["id"],),
+            ).fetchall()
+        return [row[0] for row in rows] if rows and rows[-1][0] in {"noop"} and len(rows) >= 2 else None
+
+    if inside:
+        await offered(temporal_env, interaction, {ann.id})
+        await temporal_env.sleep(timedelta(seconds=31))
+    assert await wait_for(events) == (["noop", "noop"] if inside else ["noop", "step_skipped", "noop"])
+
+
+async def test_a_plan_that_only_jumps_is_stopped(api, client, admin, fakes, worker, settings):
+    floor = await make_floor(api, client, admin, fakes)
+    await set_plan(client, admin, floor, [
+        {"application": "noop", "params": {"value": "spin"}},
+        {"application": "gotop", "params": {"step": 1}},
+    ])  # fmt: skip
+    await inbound(client, floor, "SM1")
+    interaction = await the_interaction(client, admin)
+
+    async def stopped():
+        with db(settings) as conn:
+            return conn.execute("SELECT data FROM interaction_events WHERE interaction_id = %s AND kind = 'plan_error'",
+                                (interaction["id"],)).fetchall()  # fmt: skip
+
+    (data,) = (await wait_for(stopped))[0]
+    assert "loops" in data["reason"]
+
+
+async def test_tags_conditions_autoreplies_and_close(
+    api, client, admin, fakes, worker, temporal_env, settings
+):
+    floor = await make_floor(api, client, admin, fakes)
+    await set_plan(client, admin, floor, [
+        {"application": "tag", "params": {"tags": ["vip"]}},
+        {"application": "gotoif", "params": {"condition": {"rules": [{"field": "message.body", "operator": "contains", "value": "refund"}]},
+                                             "true_step": 4, "false_step": 3}},
+        {"application": "autoreply", "params": {"text": "We will be right with you", "times": "always"}},
+        {"application": "autoreply", "params": {"text": "Refunds: see example.com/refunds", "times": "first"}},
+        {"application": "close", "params": {}},
+    ])  # fmt: skip
+    await inbound(client, floor, "SM1", "I want a REFUND")
+    interaction = await the_interaction(client, admin)
+    handle = temporal_env.client.get_workflow_handle(interaction["workflow_id"])
+    await handle.result()  # the close step completes the workflow
+    final = (await client.get(f"/api/whatsapp/interactions/{interaction['id']}", headers=admin)).json()
+    assert (final["status"], final["tags"]) == ("closed", ["vip"])
+    assert [r.body["Body"] for r in fakes.of("twilio.send")] == ["Refunds: see example.com/refunds"]
+    messages = (
+        await client.get(f"/api/whatsapp/interactions/{interaction['id']}/messages", headers=admin)
+    ).json()["rows"]
+    assert [(m["direction"], m["status"]) for m in messages] == [("in", "received"), ("out", "sent")]
+
+    await inbound(client, floor, "SM2", "refund again")  # a new interaction; not the first any more
+    second = await wait_for(lambda: _second_interaction(client, admin, interaction["id"]))
+    await temporal_env.client.get_workflow_handle(second["workflow_id"]).result()
+    assert len(fakes.of("twilio.send")) == 1
+
+
+async def _second_interaction(client, admin, first_id):
+    rows = (await client.get("/api/whatsapp/interactions", headers=admin)).json()["rows"]
+    return next((row for row in rows if row["id"] != first_id), None)
