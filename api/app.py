@@ -12,6 +12,7 @@ from temporalio.client import Client
 
 from api.deps import Services
 from api.errors import install_error_handlers
+from api.events import AgentEventHub
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.routers import (
     account_config,
@@ -46,6 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         assert settings.secret_key is not None
         key = settings.secret_key.get_secret_value()
+        events = AgentEventHub(settings.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://"))
+        await events.start()
         app.state.services = Services(
             settings=settings,
             engine=engine,
@@ -53,10 +56,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             temporal=temporal,
             secrets=SecretBox(key),
             tokens=TokenSigner(key, timedelta(minutes=settings.access_token_minutes)),
+            events=events,
         )
         try:
             yield
         finally:
+            await events.stop()
             await engine.dispose()
 
     app = FastAPI(

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from api.errors import AppError, forbidden
+from api.events import AgentEventHub
 from api.security import TokenSigner
 from models import Role, User
 from models.secrets import SecretBox
@@ -28,6 +29,7 @@ class Services:
     temporal: Client
     secrets: SecretBox
     tokens: TokenSigner
+    events: AgentEventHub
 
 
 def get_services(request: Request) -> Services:
@@ -51,21 +53,25 @@ async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
-_bearer = HTTPBearer(auto_error=False)
+bearer = HTTPBearer(auto_error=False)
+
+
+async def user_for_token(services: Services, session: AsyncSession, token: str | None) -> User:
+    if not token:
+        raise AppError(401, "unauthorized", "an Authorization: Bearer token is required")
+    user_id = services.tokens.user_id(token)
+    user = await session.get(User, user_id) if user_id is not None else None
+    if user is None:
+        raise AppError(401, "unauthorized", "the token is invalid or expired")
+    return user
 
 
 async def get_current_user(
     services: ServicesDep,
     session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> User:
-    if credentials is None:
-        raise AppError(401, "unauthorized", "an Authorization: Bearer token is required")
-    user_id = services.tokens.user_id(credentials.credentials)
-    user = await session.get(User, user_id) if user_id is not None else None
-    if user is None:
-        raise AppError(401, "unauthorized", "the token is invalid or expired")
-    return user
+    return await user_for_token(services, session, credentials.credentials if credentials else None)
 
 
 CurrentUser = Annotated[User, Depends(get_current_user)]

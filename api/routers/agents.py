@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from typing import Self
+from typing import Annotated, Self
 
-from fastapi import APIRouter
+import anyio
+from fastapi import APIRouter, Depends, Query
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, model_validator
-from sqlalchemy import select
+from sqlalchemy import delete, func, select, update
 
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, ServicesDep, SessionDep, bearer, user_for_token
 from api.errors import invalid
-from models import AccountAgent, Pause, QueueAgent, UserStatus
+from models import AccountAgent, AgentSession, Pause, QueueAgent, UserStatus
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
 
@@ -74,3 +81,61 @@ async def set_my_status(body: StatusIn, user: CurrentUser, session: SessionDep) 
         user.status_changed_at = datetime.now(UTC)
         await session.flush()
     return await _me(session, user)
+
+
+HEARTBEAT_SECONDS = 15.0
+
+
+@router.get(
+    "/me/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "offer, offer_rescinded, message, interaction_updated",
+        }
+    },
+)
+async def my_events(
+    services: ServicesDep,
+    session: SessionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    access_token: Annotated[
+        str | None, Query(description="for EventSource, which cannot send headers")
+    ] = None,
+) -> StreamingResponse:
+    """Server-Sent Events for the signed-in agent. While a stream is open (heartbeat every 15 s)
+    the agent counts as present; an agent with no live stream has closed the tab."""
+    user = await user_for_token(services, session, credentials.credentials if credentials else access_token)
+    presence = AgentSession(id=uuid.uuid4(), user_id=user.id)
+    session.add(presence)
+    queue = services.events.subscribe(user.id)
+
+    async def stream() -> AsyncIterator[str]:
+        try:
+            yield f"event: ready\ndata: {json.dumps({'agent_id': user.id})}\n\n"
+            while True:
+                try:
+                    item = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                except TimeoutError:
+                    await _touch(services, presence.id)
+                    yield ": heartbeat\n\n"
+                    continue
+                yield f"event: {item['event']}\ndata: {json.dumps(item['data'], default=str)}\n\n"
+        finally:
+            services.events.unsubscribe(user.id, queue)
+            # The client left and Starlette is cancelling this stream: finish the cleanup anyway
+            # (a row that stays behind still goes stale after the heartbeat window).
+            with anyio.CancelScope(shield=True):
+                async with services.sessionmaker() as closing, closing.begin():
+                    await closing.execute(delete(AgentSession).where(AgentSession.id == presence.id))
+
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+async def _touch(services: ServicesDep, session_id: uuid.UUID) -> None:
+    async with services.sessionmaker() as session, session.begin():
+        await session.execute(
+            update(AgentSession).where(AgentSession.id == session_id).values(seen_at=func.now())
+        )
