@@ -13,9 +13,11 @@ from temporalio.worker import Worker
 from activities import build_activities
 from models.db import create_engine, create_sessionmaker
 from settings import Settings
-from workflows import WORKFLOWS
+from workflows.interaction import InteractionWorkflow
 
 log = logging.getLogger("shareline.worker")
+
+WORKFLOWS = [InteractionWorkflow]
 
 
 async def run(settings: Settings) -> None:
@@ -31,7 +33,7 @@ async def run(settings: Settings) -> None:
             client,
             task_queue=settings.temporal_task_queue,
             workflows=WORKFLOWS,
-            activities=build_activities(settings, create_sessionmaker(engine), http),
+            activities=build_activities(settings, create_sessionmaker(engine), http, client),
         ):
             log.info("worker polling task queue %s", settings.temporal_task_queue)
             await stop.wait()

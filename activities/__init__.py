@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
 
 from activities.media import MediaActivities, MediaStore
 from activities.messages import MessageActivities
@@ -25,7 +26,7 @@ def endpoints_of(settings: Settings) -> Endpoints:
 
 
 def build_activities(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, temporal: Client
 ) -> list[Callable[..., Any]]:
     assert settings.secret_key is not None
     box = SecretBox(settings.secret_key.get_secret_value())
@@ -34,7 +35,7 @@ def build_activities(
         sessions, http, endpoints, box, MediaStore(settings.media_dir), settings.media_max_bytes
     )
     messages = MessageActivities(sessions, http, endpoints, box)
-    routing = RoutingActivities(sessions)
+    routing = RoutingActivities(sessions, temporal)
     return [
         media.store_media,
         media.record_media_failure,

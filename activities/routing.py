@@ -14,7 +14,9 @@ from typing import Any
 from sqlalchemy import Select, and_, delete, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
+from temporalio.client import Client
 
+from activities.dispatch import wake_waiting
 from domain.conditions import Condition, condition_holds
 from domain.templating import render
 from models import (
@@ -194,8 +196,9 @@ ROUTING_ACTIVITIES = (
 
 
 class RoutingActivities:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], temporal: Client) -> None:
         self._sessions = sessions
+        self._temporal = temporal
 
     @activity.defn
     async def load_plan(self, request: LoadPlan) -> Plan:
@@ -442,6 +445,7 @@ class RoutingActivities:
                 await notify_agents(
                     session, [interaction.owner_id], "interaction_updated", {**data, "status": "closed"}
                 )
+            owner = interaction.owner_id
             session.add(
                 InteractionEvent(
                     interaction_id=request.interaction_id,
@@ -450,6 +454,9 @@ class RoutingActivities:
                     data={"disposition_id": request.disposition_id},
                 )
             )
+            owner = interaction.owner_id
+        if owner is not None:  # capacity freed: the owner may take a waiting interaction now
+            await wake_waiting(self._sessions, self._temporal, owner)
 
 
 def eligible_agents(request: FindAgents) -> Select[int]:

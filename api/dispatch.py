@@ -7,7 +7,8 @@ from temporalio.client import Client
 from api.ingestion import StoredInbound
 from models import Account, InteractionStatus
 from workflows import ids
-from workflows.interaction import InteractionInput, InteractionWorkflow, MessageArrived, search_attributes
+from workflows.interaction import InteractionInput, InteractionWorkflow, search_attributes
+from workflows.signals import MessageArrived
 
 
 async def signal_inbound(temporal: Client, task_queue: str, account: Account, stored: StoredInbound) -> None:

@@ -15,11 +15,14 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, func, text
+from sqlalchemy import DateTime, ForeignKey, Index, Select, String, func, select, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
+from models.account import AccountAgent
 from models.base import Base, enum_column
+from models.interaction import Interaction
+from models.queue import Queue, QueueAgent
 
 
 class OfferKind(StrEnum):
@@ -92,3 +95,20 @@ class InteractionEvent(Base):
     kind: Mapped[str] = mapped_column(String(40))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+
+
+def waits_for_agent(agent_id: int, limit: int) -> Select[str]:
+    """Workflow ids of the interactions `agent_id` may serve that wait in a queue: higher queue
+    weight first, then the longest waiting (the order an agent who becomes eligible serves them)."""
+    return (
+        select(QueueWait.workflow_id)
+        .join(Queue, Queue.id == QueueWait.queue_id)
+        .join(QueueAgent, (QueueAgent.queue_id == QueueWait.queue_id) & (QueueAgent.user_id == agent_id))
+        .join(Interaction, Interaction.id == QueueWait.interaction_id)
+        .join(
+            AccountAgent,
+            (AccountAgent.account_id == Interaction.account_id) & (AccountAgent.user_id == agent_id),
+        )
+        .order_by(Queue.weight.desc(), QueueWait.waiting_since)
+        .limit(limit)
+    )

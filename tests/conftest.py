@@ -32,7 +32,7 @@ from settings import Settings
 from stack.migrate import ensure_admin, ensure_search_attributes
 from stack.postgres import EmbeddedPostgres, create_database
 from tests.fakes.providers import FakeProviders, LoopbackServer
-from workflows import WORKFLOWS
+from worker import WORKFLOWS
 
 ADMIN_PASSWORD = "admin-password-1"
 PUBLIC_URL = "https://shareline.example.com"
@@ -179,7 +179,7 @@ async def worker(settings: Settings, temporal_env: WorkflowEnvironment) -> Async
             temporal_env.client,
             task_queue=settings.temporal_task_queue,
             workflows=WORKFLOWS,
-            activities=build_activities(settings, create_sessionmaker(engine), http),
+            activities=build_activities(settings, create_sessionmaker(engine), http, temporal_env.client),
         )
         async with running:
             yield running

@@ -1,7 +1,1 @@
-"""Shareline's workflows; the worker registers `WORKFLOWS`."""
-
-from __future__ import annotations
-
-from workflows.interaction import InteractionWorkflow
-
-WORKFLOWS = [InteractionWorkflow]
+"""Shareline's workflows, one per module; `worker.WORKFLOWS` lists what the worker hosts."""

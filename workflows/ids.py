@@ -14,6 +14,7 @@ SEARCH_ATTRIBUTES = (ACCOUNT_KEY, CONTACT, AGENT, STATUS)
 
 # Signals that are sent with signal-with-start need their name as a string; handlers use the same.
 MESSAGE_RECEIVED = "message_received"
+AGENT_AVAILABLE = "agent_available"
 
 
 def interaction_workflow_id(account_id: int, contact_id: int, interaction_id: int) -> str:

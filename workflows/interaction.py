@@ -22,6 +22,7 @@ from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttri
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows import ids
+from workflows.signals import AgentAvailable, MessageArrived
 
 with workflow.unsafe.imports_passed_through():
     from activities.common import PROVIDER_REJECTED
@@ -62,12 +63,6 @@ MEDIA_RETRY = RetryPolicy(
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=20
 )
-
-
-@dataclass
-class MessageArrived:
-    message_id: int
-    has_media: bool = False
 
 
 @dataclass
@@ -127,11 +122,6 @@ class Accepted:
     agent_id: int
 
 
-@dataclass
-class AgentAvailable:
-    agent_id: int
-
-
 @workflow.defn
 class InteractionWorkflow:
     @workflow.init
@@ -150,7 +140,7 @@ class InteractionWorkflow:
         self._state.seen_message_ids = [*self._state.seen_message_ids, arrived.message_id][-SEEN_WINDOW:]
         self._state.pending.append(arrived)
 
-    @workflow.signal
+    @workflow.signal(name=ids.AGENT_AVAILABLE)
     def agent_available(self, available: AgentAvailable) -> None:
         """An agent who may serve this interaction became eligible: look for agents again now."""
         self._agent_available = True

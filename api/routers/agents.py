@@ -10,12 +10,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Self
 
 import anyio
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, BackgroundTasks, Depends, Query
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, model_validator
 from sqlalchemy import delete, func, select, update
 
+from activities.dispatch import wake_waiting
 from api.deps import CurrentUser, ServicesDep, SessionDep, bearer, user_for_token
 from api.errors import invalid
 from models import AccountAgent, AgentSession, Pause, QueueAgent, UserStatus
@@ -72,7 +73,10 @@ async def get_me(user: CurrentUser, session: SessionDep) -> MeOut:
 
 
 @router.put("/me/status")
-async def set_my_status(body: StatusIn, user: CurrentUser, session: SessionDep) -> MeOut:
+async def set_my_status(
+    body: StatusIn, user: CurrentUser, session: SessionDep, services: ServicesDep, background: BackgroundTasks
+) -> MeOut:
+    """Going online wakes the interactions waiting for this agent (after the change commits)."""
     if body.pause_id is not None and await session.get(Pause, body.pause_id) is None:
         raise invalid({"pause_id": f"pause {body.pause_id} does not exist"})
     if (user.status, user.pause_id) != (body.status, body.pause_id):
@@ -80,6 +84,8 @@ async def set_my_status(body: StatusIn, user: CurrentUser, session: SessionDep) 
         user.pause_id = body.pause_id
         user.status_changed_at = datetime.now(UTC)
         await session.flush()
+        if body.status is UserStatus.online:
+            background.add_task(wake_waiting, services.sessionmaker, services.temporal, user.id)
     return await _me(session, user)
 
 

@@ -26,7 +26,10 @@ class EventStream:
         self.task: asyncio.Task[None] | None = None
 
     async def _read(self) -> None:
-        async with httpx.AsyncClient(timeout=None) as http, http.stream("GET", self.url) as response:
+        async with (
+            httpx.AsyncClient(timeout=httpx.Timeout(5, read=None)) as http,
+            http.stream("GET", self.url) as response,
+        ):
             assert response.headers["content-type"].startswith("text/event-stream")
             name = None
             async for line in response.aiter_lines():
@@ -50,8 +53,8 @@ class EventStream:
             await self.task
 
     async def next(self, name: str) -> dict[str, Any]:
-        async def found() -> dict[str, Any] | None:
-            return next((data for event, data in self.events if event == name), None)
+        async def found() -> dict[str, Any]:
+            return next((data for event, data in self.events if event == name), {})
 
         return await wait_for(found)
 

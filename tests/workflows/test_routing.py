@@ -369,3 +369,35 @@ async def test_tags_conditions_autoreplies_and_close(
 async def _second_interaction(client, admin, first_id):
     rows = (await client.get("/api/whatsapp/interactions", headers=admin)).json()["rows"]
     return next((row for row in rows if row["id"] != first_id), None)
+
+
+async def test_an_agent_coming_online_gets_the_heaviest_then_longest_waiting(
+    api, client, admin, fakes, worker, temporal_env, settings
+):
+    floor = await make_floor(api, client, admin, fakes, names=("ann",))
+    ann = floor.agents["ann"]
+    heavy = await api.create(
+        admin, "/api/whatsapp/queues", {"name": "VIP", "strategy": "beepall", "weight": 5}
+    )
+    await client.post(f"/api/whatsapp/queues/{heavy['id']}/agents", json={"ids": [ann.id]}, headers=admin)
+    await client.patch(f"/api/users/{ann.id}", json={"whatsapp_capacity": 1}, headers=admin)
+    vip = {"rules": [{"field": "message.body", "operator": "contains", "value": "vip"}]}
+    await set_plan(client, admin, floor, [
+        {"application": "gotoif", "params": {"condition": vip, "true_step": 3, "false_step": 2}},
+        {"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 600}},
+        {"application": "queue", "params": {"queue_id": heavy["id"], "timeout": 600}},
+    ])  # fmt: skip
+    await inbound(client, floor, "SM1", "hello", mobile="393330000001")  # waits longest, in the light queue
+    first = await the_interaction(client, admin, mobile="393330000001")
+    await inbound(client, floor, "SM2", "I am vip", mobile="393330000002")
+    second = await the_interaction(client, admin, mobile="393330000002")
+
+    async def both_waiting():
+        with db(settings) as conn:
+            return conn.execute("SELECT count(*) FROM queue_waits").fetchone() == (2,)
+
+    await wait_for(both_waiting)
+    await go_online(client, ann)  # no clock is advanced: the wake-up is immediate
+    await offered(temporal_env, second, {ann.id})
+    await offered(temporal_env, first, set())
+    assert (await accept(client, second, ann)).status_code == 200

@@ -1,0 +1,49 @@
+"""Waking waiting interactions when an agent becomes eligible (fairness across queues).
+
+Called after an agent goes online, and after an interaction closes (capacity freed). It signals
+`agent_available` to as many waiting interactions as the agent has free capacity, higher queue
+weight first, then the longest waiting; each re-offers at once, so no interaction waits while an
+eligible agent sits idle. The signal is a hint: each workflow re-checks eligibility itself.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from models import Interaction, InteractionStatus, User, UserStatus
+from models.routing import waits_for_agent
+from workflows import ids
+from workflows.signals import AgentAvailable
+
+log = logging.getLogger(__name__)
+
+
+async def wake_waiting(sessions: async_sessionmaker[AsyncSession], temporal: Client, agent_id: int) -> int:
+    """Signal the interactions `agent_id` should be offered next; return how many were signalled."""
+    async with sessions() as session:
+        agent = await session.get(User, agent_id)
+        if agent is None or agent.status is not UserStatus.online:
+            return 0
+        owned = await session.scalar(
+            select(func.count()).where(
+                Interaction.owner_id == agent_id, Interaction.status != InteractionStatus.closed
+            )
+        )
+        free = agent.whatsapp_capacity - (owned or 0)
+        if free <= 0:
+            return 0
+        workflow_ids = (await session.scalars(waits_for_agent(agent_id, free))).all()
+    log.info("agent %s became eligible: waking %s", agent_id, list(workflow_ids))
+    for workflow_id in workflow_ids:
+        try:
+            await temporal.get_workflow_handle(workflow_id).signal(
+                ids.AGENT_AVAILABLE, AgentAvailable(agent_id)
+            )
+        except RPCError as error:  # finished meanwhile, or Temporal briefly away: the next event retries
+            log.info("could not wake %s: %s", workflow_id, error.status)
+    return len(workflow_ids)

@@ -1,0 +1,17 @@
+"""Payloads of the interaction workflow's signals, importable without the workflow (and so
+without its activities) by whoever sends them: the webhook and the dispatcher."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class MessageArrived:
+    message_id: int
+    has_media: bool = False
+
+
+@dataclass
+class AgentAvailable:
+    agent_id: int
