@@ -423,6 +423,8 @@ class RoutingActivities:
             interaction.closed_at = now
             if request.disposition_id is not None:
                 interaction.disposition_id = request.disposition_id
+            elif interaction.owner_id is not None:
+                await _pause_until_disposed(session, interaction)
             await session.execute(delete(QueueWait).where(QueueWait.interaction_id == request.interaction_id))
             rescinded = (
                 (
@@ -457,6 +459,26 @@ class RoutingActivities:
             owner = interaction.owner_id
         if owner is not None:  # capacity freed: the owner may take a waiting interaction now
             await wake_waiting(self._sessions, self._temporal, owner)
+
+
+async def _pause_until_disposed(session: AsyncSession, interaction: Interaction) -> None:
+    """Mandatory disposition: the owner goes into the account's pause until it disposes."""
+    account = await session.get(Account, interaction.account_id)
+    owner = await session.get(User, interaction.owner_id, with_for_update=True)
+    if account is None or owner is None or not account.mandatory_disposition:
+        return
+    if owner.status_before_disposition is None:  # already paused for another: keep the first status
+        owner.status_before_disposition = owner.status.value
+    owner.status = UserStatus.paused
+    owner.pause_id = account.disposition_pause_id
+    owner.status_changed_at = datetime.now(UTC)
+    data = {
+        "interaction_id": interaction.id,
+        "status": "paused",
+        "pause_id": owner.pause_id,
+        "reason": "disposition required",
+    }
+    await notify_agents(session, [owner.id], "interaction_updated", data)
 
 
 def eligible_agents(request: FindAgents) -> Select[int]:

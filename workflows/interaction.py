@@ -117,6 +117,13 @@ class OfferAnswer:
 
 
 @dataclass
+class CloseRequest:
+    actor_id: int
+    disposition_id: int | None = None
+    staff: bool = False  # supervisors and admins may close what they do not own
+
+
+@dataclass
 class Accepted:
     interaction_id: int
     agent_id: int
@@ -196,6 +203,17 @@ class InteractionWorkflow:
     def _validate_reject(self, answer: OfferAnswer) -> None:
         self._validate_accept(answer)
 
+    @workflow.update
+    async def close(self, request: CloseRequest) -> None:
+        await self._close(request.disposition_id, request.actor_id)
+
+    @close.validator
+    def _validate_close(self, request: CloseRequest) -> None:
+        if self._state.closed:
+            raise ValueError("the interaction is closed already")
+        if not request.staff and self._state.owner_id != request.actor_id:
+            raise ValueError("only the agent who owns the interaction may close it")
+
     def _changed_since(self, seen: int) -> Callable[[], bool]:
         return lambda: self._changes != seen
 
@@ -211,7 +229,9 @@ class InteractionWorkflow:
     async def run(self, start: InteractionInput) -> InteractionResult:
         while not self._state.closed:
             with suppress(TimeoutError):  # nothing arrived for a while: a chance to continue-as-new
-                await workflow.wait_condition(lambda: bool(self._state.pending), timeout=IDLE_CHECK)
+                await workflow.wait_condition(
+                    lambda: bool(self._state.pending) or self._state.closed, timeout=IDLE_CHECK
+                )
             arrived_now = bool(self._state.pending)
             while self._state.pending:
                 arrived = self._state.pending.pop(0)
@@ -428,15 +448,17 @@ class InteractionWorkflow:
         except ActivityError as error:  # the failure is on the message; routing goes on
             await self._event("autoreply_failed", {"step": step.step, "reason": str(error.cause or error)})
 
-    async def _close(self, disposition_id: int | None) -> None:
-        await self._withdraw_offers("rescinded")
+    async def _close(self, disposition_id: int | None, actor_id: int | None = None) -> None:
+        self._state.closed = True  # before any await: waits and handlers see it at once
+        self._changes += 1
+        if self._state.owner_id is None:
+            await self._withdraw_offers("rescinded")
         await workflow.execute_activity_method(
             RoutingActivities.close_interaction,
-            CloseInteraction(self._start.interaction_id, disposition_id, None),
+            CloseInteraction(self._start.interaction_id, disposition_id, actor_id),
             start_to_close_timeout=QUICK,
         )
         workflow.upsert_search_attributes([ids.STATUS.value_set("closed")])
-        self._state.closed = True
 
     # Small helpers --------------------------------------------------------------------------------
 

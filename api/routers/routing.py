@@ -1,4 +1,5 @@
-"""Agents answering offers: accept and reject are Temporal updates on the interaction's workflow.
+"""Agents working interactions: accept, reject and close are Temporal updates on the interaction's
+workflow; dispose writes the closed interaction's disposition.
 
 The workflow's validator refuses an offer that is not the caller's or has expired (409), so of
 two agents accepting at once exactly one becomes the owner.
@@ -7,16 +8,20 @@ two agents accepting at once exactly one becomes the owner.
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
+from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, BackgroundTasks
 from pydantic import BaseModel
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.dispatch import wake_waiting
 from api.deps import CurrentUser, ServicesDep, SessionDep
-from api.errors import AppError
+from api.errors import AppError, conflict, invalid
 from api.routers.interactions import visible_interaction
-from workflows.interaction import InteractionWorkflow, OfferAnswer
+from models import Disposition, Interaction, InteractionEvent, InteractionStatus, Role, User, UserStatus
+from workflows.interaction import CloseRequest, InteractionWorkflow, OfferAnswer
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +30,7 @@ router = APIRouter(prefix="/api/whatsapp/interactions", tags=["routing"])
 OFFER_GONE = AppError(
     409, "offer_gone", "this interaction is no longer offered to you (taken, expired or withdrawn)"
 )
+NOT_CLOSABLE = AppError(409, "not_closable", "the interaction is closed already, or is not yours to close")
 
 
 class AcceptedOut(BaseModel):
@@ -58,10 +64,78 @@ async def reject(
     return {"rejected": True}
 
 
-def _update_error(error: WorkflowUpdateFailedError | RPCError) -> AppError:
+def _update_error(error: WorkflowUpdateFailedError | RPCError, refusal: AppError = OFFER_GONE) -> AppError:
     if isinstance(error, WorkflowUpdateFailedError):
-        return OFFER_GONE
-    if error.status is RPCStatusCode.NOT_FOUND:  # the workflow has completed: nothing is on offer
-        return OFFER_GONE
+        return refusal
+    if error.status is RPCStatusCode.NOT_FOUND:  # the workflow has completed
+        return refusal
     log.warning("Temporal refused an offer answer: %s", error.status)
     return AppError(503, "temporal_unavailable", "routing is unavailable; try again shortly")
+
+
+class CloseIn(BaseModel):
+    disposition_id: int | None = None
+
+
+class DisposeIn(BaseModel):
+    disposition_id: int
+
+
+async def _disposition_of(session: SessionDep, account_id: int, disposition_id: int | None) -> None:
+    if disposition_id is None:
+        return
+    disposition = await session.get(Disposition, disposition_id)
+    if disposition is None or disposition.account_id != account_id:
+        raise invalid({"disposition_id": "is not a disposition of this interaction's account"})
+
+
+@router.post("/{interaction_id}/close", responses={409: {"description": "not yours, or closed already"}})
+async def close(
+    interaction_id: int, body: CloseIn, user: CurrentUser, session: SessionDep, services: ServicesDep
+) -> dict[str, str]:
+    """Close the interaction. Where the account demands a disposition and none is given, the
+    agent is put in the account's disposition pause until `dispose`."""
+    interaction = await visible_interaction(session, interaction_id, user)
+    await _disposition_of(session, interaction.account_id, body.disposition_id)
+    request = CloseRequest(user.id, body.disposition_id, staff=user.role is not Role.agent)
+    handle = services.temporal.get_workflow_handle(interaction.workflow_id)
+    try:
+        await handle.execute_update(InteractionWorkflow.close, request)
+    except (WorkflowUpdateFailedError, RPCError) as error:
+        raise _update_error(error, NOT_CLOSABLE) from error
+    return {"status": "closed"}
+
+
+@router.post("/{interaction_id}/dispose", responses={409: {"description": "not closed, or not yours"}})
+async def dispose(
+    interaction_id: int,
+    body: DisposeIn,
+    user: CurrentUser,
+    session: SessionDep,
+    services: ServicesDep,
+    background: BackgroundTasks,
+) -> dict[str, Any]:
+    """Record the disposition of a closed interaction; an agent paused for it gets back the status
+    it had before (and, back online, the interactions waiting for it)."""
+    shown = await visible_interaction(session, interaction_id, user)
+    await _disposition_of(session, shown.account_id, body.disposition_id)
+    interaction = await session.get(Interaction, interaction_id, with_for_update=True)
+    assert interaction is not None
+    if interaction.status is not InteractionStatus.closed:
+        raise conflict("close the interaction before disposing it", code="not_closed")
+    if user.role is Role.agent and interaction.owner_id != user.id:
+        raise conflict("only the agent who owned the interaction may dispose it", code="not_owner")
+    interaction.disposition_id = body.disposition_id
+    session.add(InteractionEvent(interaction_id=interaction_id, kind="disposed", actor_id=user.id,
+                                 data={"disposition_id": body.disposition_id}))  # fmt: skip
+    restored = None
+    owner = (
+        await session.get(User, interaction.owner_id, with_for_update=True) if interaction.owner_id else None
+    )
+    if owner is not None and owner.status_before_disposition is not None:
+        restored = UserStatus(owner.status_before_disposition)
+        owner.status, owner.pause_id, owner.status_before_disposition = restored, None, None
+        owner.status_changed_at = datetime.now(UTC)
+        if restored is UserStatus.online:
+            background.add_task(wake_waiting, services.sessionmaker, services.temporal, owner.id)
+    return {"disposition_id": body.disposition_id, "agent_status": restored}

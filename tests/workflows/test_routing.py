@@ -401,3 +401,52 @@ async def test_an_agent_coming_online_gets_the_heaviest_then_longest_waiting(
     await offered(temporal_env, second, {ann.id})
     await offered(temporal_env, first, set())
     assert (await accept(client, second, ann)).status_code == 200
+
+
+async def test_close_with_mandatory_disposition_pauses_until_disposed(
+    api, client, admin, fakes, worker, temporal_env, settings
+):
+    floor = await make_floor(api, client, admin, fakes, names=("ann", "bob"))
+    ann, bob = floor.agents["ann"], floor.agents["bob"]
+    pause = await api.create(admin, "/api/pauses", {"name": "Wrap-up"})
+    base = f"/api/whatsapp/accounts/{floor.account['id']}"
+    sold = await api.create(admin, f"{base}/dispositions", {"name": "Sold"})
+    await client.patch(
+        base, json={"mandatory_disposition": True, "disposition_pause_id": pause["id"]}, headers=admin
+    )
+    await go_online(client, ann, bob)
+    await set_plan(
+        client,
+        admin,
+        floor,
+        [{"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 60}}],
+    )
+    await inbound(client, floor, "SM1")
+    interaction = await the_interaction(client, admin)
+    await offered(temporal_env, interaction, {ann.id, bob.id})
+    assert (await accept(client, interaction, ann)).status_code == 200
+    path = f"/api/whatsapp/interactions/{interaction['id']}"
+
+    assert (await client.post(f"{path}/close", json={}, headers=bob.headers)).status_code == 409  # not bob's
+    assert (
+        await client.post(f"{path}/dispose", json={"disposition_id": sold["id"]}, headers=ann.headers)
+    ).status_code == 409
+    response = await client.post(f"{path}/close", json={"disposition_id": 999}, headers=ann.headers)
+    assert "disposition_id" in response.json()["error"]["fields"]
+    assert (await client.post(f"{path}/close", json={}, headers=ann.headers)).status_code == 200
+    await temporal_env.client.get_workflow_handle(interaction["workflow_id"]).result()
+    me = (await client.get("/api/agents/me", headers=ann.headers)).json()
+    assert (me["status"], me["pause_id"]) == ("paused", pause["id"])
+    assert (await client.get(path, headers=admin)).json()["status"] == "closed"
+    assert (await client.post(f"{path}/close", json={}, headers=ann.headers)).status_code == 409
+
+    response = await client.post(f"{path}/dispose", json={"disposition_id": sold["id"]}, headers=ann.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["agent_status"] == "online"
+    me = (await client.get("/api/agents/me", headers=ann.headers)).json()
+    assert (me["status"], me["pause_id"]) == ("online", None)
+    assert (await client.get(path, headers=admin)).json()["disposition_id"] == sold["id"]
+
+    await inbound(client, floor, "SM2", "one more thing")  # a new interaction
+    rows = (await client.get("/api/whatsapp/interactions", headers=admin)).json()["rows"]
+    assert len(rows) == 2
