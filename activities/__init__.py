@@ -9,6 +9,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from activities.common import ProviderAccess
 from activities.media import MediaActivities, MediaStore
 from activities.messages import MessageActivities
 from activities.routing import ROUTING_ACTIVITIES, RoutingActivities
@@ -30,11 +31,9 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     assert settings.secret_key is not None
     box = SecretBox(settings.secret_key.get_secret_value())
-    endpoints = endpoints_of(settings)
-    media = MediaActivities(
-        sessions, http, endpoints, box, MediaStore(settings.media_dir), settings.media_max_bytes
-    )
-    messages = MessageActivities(sessions, http, endpoints, box)
+    access = ProviderAccess(sessions, http, endpoints_of(settings), box)
+    media = MediaActivities(access, MediaStore(settings.media_dir), settings.media_max_bytes)
+    messages = MessageActivities(access)
     routing = RoutingActivities(sessions, temporal)
     return [
         media.store_media,

@@ -3,17 +3,29 @@ into Temporal's retry semantics."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.exceptions import ApplicationError
 
 from models import Account
 from models.secrets import SecretBox
 from providers.accounts import provider_account
-from providers.base import ProviderAccount, SendError
+from providers.base import Endpoints, ProviderAccount, SendError
 
 PROVIDER_REJECTED = "ProviderRejected"
+
+
+@dataclass(frozen=True)
+class ProviderAccess:
+    """What an activity needs to act at a provider on an account's behalf."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    http: httpx.AsyncClient
+    endpoints: Endpoints
+    box: SecretBox
 
 
 async def load_provider_account(session: AsyncSession, box: SecretBox, account_id: int) -> ProviderAccount:

@@ -10,16 +10,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.common import PROVIDER_REJECTED, load_provider_account, retryable
+from activities.common import PROVIDER_REJECTED, ProviderAccess, load_provider_account, retryable
 from models import Message
-from models.secrets import SecretBox
 from providers import PROVIDERS
-from providers.base import Endpoints, MediaRef, SendError
+from providers.base import MediaRef, SendError
 
 
 @dataclass
@@ -58,36 +55,22 @@ class MediaStore:
         os.replace(temporary, target)
         return StoredMedia(path=str(relative), size=len(content), sha256=digest)
 
-    def path_of(self, relative: str) -> Path:
-        return self.root / relative
-
 
 class MediaActivities:
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        http: httpx.AsyncClient,
-        endpoints: Endpoints,
-        box: SecretBox,
-        store: MediaStore,
-        max_bytes: int,
-    ) -> None:
-        self._sessions = sessions
-        self._http = http
-        self._endpoints = endpoints
-        self._box = box
+    def __init__(self, access: ProviderAccess, store: MediaStore, max_bytes: int) -> None:
+        self._access = access
         self._store = store
         self._max_bytes = max_bytes
 
     @activity.defn
     async def store_media(self, request: StoreMedia) -> StoredMedia:
-        async with self._sessions() as session:
+        async with self._access.sessions() as session:
             message = await session.get(Message, request.message_id)
             if message is None or not message.media:
                 raise ApplicationError(f"message {request.message_id} has no media", non_retryable=True)
             if message.media.get("path"):  # already stored by an earlier attempt
                 return StoredMedia(message.media["path"], message.media["size"], message.media["sha256"])
-            account = await load_provider_account(session, self._box, message.account_id)
+            account = await load_provider_account(session, self._access.box, message.account_id)
             reference = MediaRef(
                 reference=message.media["reference"],
                 mime_type=message.media.get("mime_type"),
@@ -96,7 +79,7 @@ class MediaActivities:
         provider = PROVIDERS[account.type]
         try:
             content, content_type = await provider.fetch_media(
-                self._http, self._endpoints, account, reference
+                self._access.http, self._access.endpoints, account, reference
             )
         except SendError as error:
             if error.retryable:
@@ -123,7 +106,7 @@ class MediaActivities:
         await self._update_media(failure.message_id, {"status": "failed", "error": failure.reason[:500]})
 
     async def _update_media(self, message_id: int, changes: dict[str, Any]) -> None:
-        async with self._sessions() as session, session.begin():
+        async with self._access.sessions() as session, session.begin():
             message = await session.get(Message, message_id, with_for_update=True)
             if message is not None and message.media is not None:
                 message.media = {**message.media, **changes}

@@ -10,13 +10,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import httpx
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.common import load_provider_account, retryable
+from activities.common import ProviderAccess, load_provider_account, retryable
 from domain.delivery import advances
 from models import (
     Contact,
@@ -28,9 +26,8 @@ from models import (
     MessageType,
     PendingStatus,
 )
-from models.secrets import SecretBox
 from providers import PROVIDERS
-from providers.base import Endpoints, OutboundMessage, SendError, Template
+from providers.base import OutboundMessage, SendError, Template
 
 
 @dataclass
@@ -56,21 +53,12 @@ class SendOutcome:
 
 
 class MessageActivities:
-    def __init__(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        http: httpx.AsyncClient,
-        endpoints: Endpoints,
-        box: SecretBox,
-    ) -> None:
-        self._sessions = sessions
-        self._http = http
-        self._endpoints = endpoints
-        self._box = box
+    def __init__(self, access: ProviderAccess) -> None:
+        self._access = access
 
     @activity.defn
     async def send_message(self, request: SendMessage) -> SendOutcome:
-        async with self._sessions() as session:
+        async with self._access.sessions() as session:
             message = await session.get(Message, request.message_id)
             if message is None or message.direction is not Direction.outbound:
                 raise ApplicationError(f"no outbound message {request.message_id}", non_retryable=True)
@@ -83,7 +71,7 @@ class MessageActivities:
                 .join(Interaction, Interaction.contact_id == Contact.id)
                 .where(Interaction.id == message.interaction_id)
             )
-            account = await load_provider_account(session, self._box, message.account_id)
+            account = await load_provider_account(session, self._access.box, message.account_id)
             template = message.payload.get("template")
             outbound = OutboundMessage(
                 to=str(mobile),
@@ -93,7 +81,9 @@ class MessageActivities:
                 idempotency_key=f"shareline-message-{message.id}",
             )
         try:
-            result = await PROVIDERS[account.type].send(self._http, self._endpoints, account, outbound)
+            result = await PROVIDERS[account.type].send(
+                self._access.http, self._access.endpoints, account, outbound
+            )
         except SendError as error:
             if error.retryable:
                 raise retryable(error) from error
@@ -103,7 +93,7 @@ class MessageActivities:
     @activity.defn
     async def queue_message(self, request: QueueMessage) -> int:
         """Store the outbound message (status queued) and return its id; `send_message` sends it."""
-        async with self._sessions() as session, session.begin():
+        async with self._access.sessions() as session, session.begin():
             interaction = await session.get(Interaction, request.interaction_id, with_for_update=True)
             assert interaction is not None
             message = Message(
@@ -127,7 +117,7 @@ class MessageActivities:
             return message.id
 
     async def _record(self, message_id: int, provider_id: str | None, error: SendError | None) -> SendOutcome:
-        async with self._sessions() as session, session.begin():
+        async with self._access.sessions() as session, session.begin():
             message = await session.get(Message, message_id, with_for_update=True)
             assert message is not None
             now = datetime.now(UTC)

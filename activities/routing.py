@@ -8,7 +8,7 @@ should see is followed by a NOTIFY in the same transaction (models.events).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, exists, func, select, update
@@ -23,6 +23,7 @@ from models import (
     Account,
     AccountAgent,
     Action,
+    AgentSession,
     Contact,
     Interaction,
     InteractionEvent,
@@ -60,6 +61,32 @@ class LoadPlan:
 @dataclass
 class Plan:
     steps: list[PlanStep]
+    wait_assigned_agent: int = 10
+    wait_assigned_queue: int = 10
+
+
+@dataclass
+class OwnerCheck:
+    interaction_id: int
+    agent_id: int
+
+
+@dataclass
+class OwnerStatus:
+    present: bool  # online, with an event stream that sent a heartbeat recently
+    queue_id: int | None  # the owner's queue for this interaction, if it has one
+
+
+@dataclass
+class NotifyOwner:
+    interaction_id: int
+    agent_id: int
+    message_ids: list[int]
+
+
+@dataclass
+class Release:
+    interaction_id: int
 
 
 @dataclass
@@ -177,6 +204,9 @@ class CloseInteraction:
     actor_id: int | None = None
 
 
+# An agent session that sent no heartbeat for this long belongs to a closed tab.
+PRESENCE_WINDOW = timedelta(seconds=45)
+
 ROUTING_ACTIVITIES = (
     "load_plan",
     "inside_interval",
@@ -192,6 +222,9 @@ ROUTING_ACTIVITIES = (
     "condition_holds",
     "is_first_interaction",
     "close_interaction",
+    "owner_status",
+    "notify_owner",
+    "release",
 )
 
 
@@ -206,9 +239,13 @@ class RoutingActivities:
             rows = await session.scalars(
                 select(Action).where(Action.account_id == request.account_id).order_by(Action.position)
             )
-            return Plan(
-                [PlanStep(row.position, row.application.value, row.params, row.interval_id) for row in rows]
-            )
+            steps = [
+                PlanStep(row.position, row.application.value, row.params, row.interval_id) for row in rows
+            ]
+            account = await session.get(Account, request.account_id)
+            if account is None:
+                return Plan(steps)
+            return Plan(steps, account.wait_assigned_agent, account.wait_assigned_queue)
 
     @activity.defn
     async def inside_interval(self, request: IntervalCheck) -> bool:
@@ -410,6 +447,47 @@ class RoutingActivities:
                 )
             )
             return not earlier
+
+    @activity.defn
+    async def owner_status(self, request: OwnerCheck) -> OwnerStatus:
+        async with self._sessions() as session:
+            owner = await session.get(User, request.agent_id)
+            fresh = AgentSession.seen_at > func.now() - PRESENCE_WINDOW
+            connected = await session.scalar(
+                select(exists().where(AgentSession.user_id == request.agent_id, fresh))
+            )
+            interaction = await session.get(Interaction, request.interaction_id)
+            queue_id = interaction.queue_id if interaction is not None else None
+            member = (
+                queue_id is not None
+                and await session.get(QueueAgent, (queue_id, request.agent_id)) is not None
+            )
+            return OwnerStatus(
+                present=owner is not None and owner.status is UserStatus.online and bool(connected),
+                queue_id=queue_id if member else None,
+            )
+
+    @activity.defn
+    async def notify_owner(self, request: NotifyOwner) -> None:
+        async with self._sessions() as session, session.begin():
+            data = {"interaction_id": request.interaction_id, "message_ids": request.message_ids}
+            await notify_agents(session, [request.agent_id], "message", data)
+
+    @activity.defn
+    async def release(self, request: Release) -> None:
+        """The owner did not come back: the interaction is routed again (it keeps its history)."""
+        async with self._sessions() as session, session.begin():
+            interaction = await session.get(Interaction, request.interaction_id, with_for_update=True)
+            if interaction is None or interaction.owner_id is None:
+                return
+            previous = interaction.owner_id
+            interaction.owner_id = None
+            interaction.status = InteractionStatus.open_pending
+            session.add(
+                InteractionEvent(interaction_id=interaction.id, kind="released", data={"owner_id": previous})
+            )
+            data = {"interaction_id": interaction.id, "owner_id": None, "reason": "owner did not answer"}
+            await notify_agents(session, [previous], "interaction_updated", data)
 
     @activity.defn
     async def close_interaction(self, request: CloseInteraction) -> None:

@@ -39,10 +39,14 @@ with workflow.unsafe.imports_passed_through():
         LeaveQueue,
         LoadPlan,
         MakeOffers,
+        NotifyOwner,
+        OwnerCheck,
+        Plan,
         PlanStep,
         QueueEntry,
         QueueLookup,
         RecordEvent,
+        Release,
         ResolveOffers,
         RoutingActivities,
     )
@@ -232,14 +236,17 @@ class InteractionWorkflow:
                 await workflow.wait_condition(
                     lambda: bool(self._state.pending) or self._state.closed, timeout=IDLE_CHECK
                 )
-            arrived_now = bool(self._state.pending)
+            arrived_now = [arrived.message_id for arrived in self._state.pending]
             while self._state.pending:
                 arrived = self._state.pending.pop(0)
                 if arrived.has_media:
                     await self._store_media(arrived.message_id)
                 self._state.messages_handled += 1
-            if arrived_now and self._state.owner_id is None:
-                await self._run_plan()
+            if arrived_now and not self._state.closed:
+                if self._state.owner_id is None:
+                    await self._run_plan(await self._load_plan())
+                else:
+                    await self._reach_owner(self._state.owner_id, arrived_now)
             if workflow.info().is_continue_as_new_suggested() and not self._state.closed:
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(
@@ -250,10 +257,53 @@ class InteractionWorkflow:
 
     # The action plan ------------------------------------------------------------------------------
 
-    async def _run_plan(self) -> None:
-        plan = await workflow.execute_activity_method(
+    async def _load_plan(self) -> Plan:
+        return await workflow.execute_activity_method(
             RoutingActivities.load_plan, LoadPlan(self._start.account_id), start_to_close_timeout=QUICK
         )
+
+    async def _reach_owner(self, owner: int, message_ids: list[int]) -> None:
+        """New messages for an owned interaction. A present owner is told; an absent one (offline,
+        paused, or tab closed) has `wait_assigned_agent` seconds to accept it back, then the owner's
+        queue has `wait_assigned_queue` seconds, then the action plan runs."""
+        status = await workflow.execute_activity_method(
+            RoutingActivities.owner_status,
+            OwnerCheck(self._start.interaction_id, owner),
+            start_to_close_timeout=QUICK,
+        )
+        if not status.present:
+            plan = await self._load_plan()
+            await self._offer_back(owner, timedelta(seconds=plan.wait_assigned_agent))
+            if self._state.owner_id is None:
+                await workflow.execute_activity_method(
+                    RoutingActivities.release,
+                    Release(self._start.interaction_id),
+                    start_to_close_timeout=QUICK,
+                )
+                if status.queue_id is not None:
+                    wait = timedelta(seconds=plan.wait_assigned_queue)
+                    await self._queue_step(status.queue_id, wait, "assigned_queue")
+                if self._state.owner_id is None and not self._state.closed:
+                    await self._run_plan(plan)
+                return
+        await workflow.execute_activity_method(
+            RoutingActivities.notify_owner,
+            NotifyOwner(self._start.interaction_id, owner, message_ids),
+            start_to_close_timeout=QUICK,
+        )
+
+    async def _offer_back(self, owner: int, wait: timedelta) -> None:
+        """Offer the interaction to its absent owner alone, until accepted, rejected or `wait` ends."""
+        self._state.owner_id = None  # it must be accepted again
+        self._state.rejected_by = []
+        deadline = workflow.now() + wait
+        await self._offer([owner], deadline, "assigned_agent", None)
+        while self._state.offers and self._state.owner_id is None and workflow.now() < deadline:
+            self._agent_available = False  # other agents' availability is no concern here
+            await self._wait_for_answer(deadline, until_no_offers=True)
+        await self._withdraw_offers("expired")
+
+    async def _run_plan(self, plan: Plan) -> None:
         steps = plan.steps
         self._state.rejected_by = []
         index, unwaited = 0, 0

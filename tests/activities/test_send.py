@@ -13,6 +13,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities import endpoints_of
+from activities.common import ProviderAccess
 from activities.messages import MessageActivities, SendMessage
 from models.db import create_engine, create_sessionmaker
 from models.secrets import SecretBox
@@ -43,7 +44,9 @@ async def activities(settings):
     engine = create_engine(settings.sqlalchemy_url, pool_size=2)
     async with httpx.AsyncClient(timeout=10) as http:
         box = SecretBox(settings.secret_key.get_secret_value())
-        yield MessageActivities(create_sessionmaker(engine), http, endpoints_of(settings), box)
+        yield MessageActivities(
+            ProviderAccess(create_sessionmaker(engine), http, endpoints_of(settings), box)
+        )
     await engine.dispose()
 
 

@@ -450,3 +450,61 @@ async def test_close_with_mandatory_disposition_pauses_until_disposed(
     await inbound(client, floor, "SM2", "one more thing")  # a new interaction
     rows = (await client.get("/api/whatsapp/interactions", headers=admin)).json()["rows"]
     assert len(rows) == 2
+
+
+async def test_an_absent_owner_gets_a_wait_then_the_queue_then_the_plan(
+    api, client, admin, fakes, worker, temporal_env, settings
+):
+    floor = await make_floor(api, client, admin, fakes)
+    ann, bob, cat = floor.agents["ann"], floor.agents["bob"], floor.agents["cat"]
+    await client.delete(f"/api/whatsapp/queues/{floor.queue['id']}/agents/{cat.id}", headers=admin)
+    await client.patch(
+        f"/api/whatsapp/accounts/{floor.account['id']}",
+        json={"wait_assigned_agent": 20, "wait_assigned_queue": 40},
+        headers=admin,
+    )
+    await go_online(client, ann)
+    await set_plan(client, admin, floor, [
+        {"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 60}},
+        {"application": "agent", "params": {"agent_id": cat.id, "timeout": 30}},
+    ])  # fmt: skip
+    await inbound(client, floor, "SM1")
+    interaction = await the_interaction(client, admin)
+    await offered(temporal_env, interaction, {ann.id})
+    assert (await accept(client, interaction, ann)).status_code == 200
+
+    await client.put("/api/agents/me/status", json={"status": "offline"}, headers=ann.headers)  # ann leaves
+    await go_online(client, bob, cat)
+    await inbound(client, floor, "SM2", "are you there?")
+    await offered(temporal_env, interaction, {ann.id})  # first only the owner, for wait_assigned_agent
+    await temporal_env.sleep(timedelta(seconds=21))
+    await offered(temporal_env, interaction, {bob.id})  # then the owner's queue (cat is not in it)
+    shown = (await client.get(f"/api/whatsapp/interactions/{interaction['id']}", headers=admin)).json()
+    assert (shown["owner_id"], shown["status"]) == (None, "open-pending")
+    await temporal_env.sleep(timedelta(seconds=41))
+    await offered(temporal_env, interaction, {bob.id})  # the plan from the top: its queue step
+    await temporal_env.sleep(timedelta(seconds=61))
+    await offered(temporal_env, interaction, {cat.id})  # then its agent step
+    kinds = [row[1] for row in await offer_rows(settings, interaction["id"])]
+    assert kinds == ["queue", "assigned_agent", "assigned_queue", "queue", "plan_agent"]
+
+
+async def test_the_owner_who_comes_back_in_time_keeps_it(api, client, admin, fakes, worker, temporal_env):
+    floor = await make_floor(api, client, admin, fakes, names=("ann", "bob"))
+    ann = floor.agents["ann"]
+    await go_online(client, ann)
+    await set_plan(
+        client,
+        admin,
+        floor,
+        [{"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 60}}],
+    )
+    await inbound(client, floor, "SM1")
+    interaction = await the_interaction(client, admin)
+    await offered(temporal_env, interaction, {ann.id})
+    assert (await accept(client, interaction, ann)).status_code == 200
+    await inbound(client, floor, "SM2", "still there?")  # ann has no open event stream: not present
+    await offered(temporal_env, interaction, {ann.id})
+    assert (await accept(client, interaction, ann)).status_code == 200
+    shown = (await client.get(f"/api/whatsapp/interactions/{interaction['id']}", headers=admin)).json()
+    assert (shown["owner_id"], shown["status"]) == (ann.id, "open")
