@@ -290,26 +290,22 @@ class RoutingActivities:
                 )
                 session.add(offer)
                 await session.flush()
-                made.append(OfferRef(offer.id, agent_id, request.expires_at))
-                await notify_agents(
-                    session,
-                    [agent_id],
-                    "offer",
-                    {
-                        "interaction_id": request.interaction_id,
-                        "offer_id": offer.id,
-                        "account_key": account.key,
-                        "queue": context["variables"].get("queue"),
-                        "contact": context["variables"]["contact"],
-                        "notification": {
-                            "text": text,
-                            "sound": account.notification_sound,
-                            "shake": account.notification_shake,
-                        },
-                        "kind": request.kind,
-                        "expires_at": request.expires_at.isoformat(),
+                offer.event = {
+                    "interaction_id": request.interaction_id,
+                    "offer_id": offer.id,
+                    "account_key": account.key,
+                    "queue": context["variables"].get("queue"),
+                    "contact": context["variables"]["contact"],
+                    "notification": {
+                        "text": text,
+                        "sound": account.notification_sound,
+                        "shake": account.notification_shake,
                     },
-                )
+                    "kind": request.kind,
+                    "expires_at": request.expires_at.isoformat(),
+                }
+                made.append(OfferRef(offer.id, agent_id, request.expires_at))
+                await notify_agents(session, [agent_id], "offer", offer.event)
             return Offers(made)
 
     @activity.defn

@@ -64,6 +64,8 @@ class Offer(Base):
     offered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The `offer` event as sent, so an agent who opens its event stream later still gets it.
+    event: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
 
 
 class QueueWait(Base):

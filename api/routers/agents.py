@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, select, update
 from activities.dispatch import wake_waiting
 from api.deps import CurrentUser, ServicesDep, SessionDep, bearer, user_for_token
 from api.errors import invalid
-from models import AccountAgent, AgentSession, Pause, QueueAgent, UserStatus
+from models import AccountAgent, AgentSession, Offer, OfferStatus, Pause, QueueAgent, UserStatus
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
 
@@ -120,6 +120,8 @@ async def my_events(
     async def stream() -> AsyncIterator[str]:
         try:
             yield f"event: ready\ndata: {json.dumps({'agent_id': user.id})}\n\n"
+            for event in await _pending_offers(services, user.id):  # offers made while the tab was closed
+                yield f"event: offer\ndata: {json.dumps(event, default=str)}\n\n"
             while True:
                 try:
                     item = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
@@ -138,6 +140,18 @@ async def my_events(
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+async def _pending_offers(services: ServicesDep, agent_id: int) -> list[dict[str, object]]:
+    async with services.sessionmaker() as session:
+        events = await session.scalars(
+            select(Offer.event)
+            .where(
+                Offer.agent_id == agent_id, Offer.status == OfferStatus.pending, Offer.expires_at > func.now()
+            )
+            .order_by(Offer.id)
+        )
+        return list(events)
 
 
 async def _touch(services: ServicesDep, session_id: uuid.UUID) -> None:

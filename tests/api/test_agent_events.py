@@ -14,7 +14,15 @@ import httpx
 from api.app import create_app
 from tests.fakes.providers import LoopbackServer
 from tests.helpers import db, wait_for
-from tests.workflows.test_routing import accept, go_online, inbound, make_floor, set_plan, the_interaction
+from tests.workflows.test_routing import (
+    accept,
+    go_online,
+    inbound,
+    make_floor,
+    offered,
+    set_plan,
+    the_interaction,
+)
 
 
 class EventStream:
@@ -128,3 +136,26 @@ async def test_offers_reach_agents_on_any_api_process(
 async def test_the_stream_needs_a_valid_token(client, admin):
     assert (await client.get("/api/agents/me/events")).status_code == 401
     assert (await client.get("/api/agents/me/events?access_token=forged")).status_code == 401
+
+
+async def test_an_agent_opening_the_stream_late_gets_its_pending_offers(
+    api, client, admin, fakes, worker, temporal_env, app
+):
+    floor = await make_floor(api, client, admin, fakes, names=("ann",))
+    ann = floor.agents["ann"]
+    await go_online(client, ann)
+    await set_plan(
+        client,
+        admin,
+        floor,
+        [{"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 60}}],
+    )
+    await inbound(client, floor, "SM1")
+    interaction = await the_interaction(client, admin)
+    await offered(temporal_env, interaction, {ann.id})
+    token = ann.headers["Authorization"].removeprefix("Bearer ")
+    async with LoopbackServer(app) as base_url, EventStream(base_url, token) as events:
+        offer = await events.next("offer")
+        assert offer["interaction_id"] == interaction["id"]
+        expected = f"Account: {floor.account['name']} Queue: {floor.queue['name']} From: 393331234567"
+        assert offer["notification"]["text"] == expected  # the default template
