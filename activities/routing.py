@@ -90,6 +90,12 @@ class Release:
 
 
 @dataclass
+class ReturnToOwner:
+    interaction_id: int
+    agent_id: int
+
+
+@dataclass
 class IntervalCheck:
     interval_id: int
     at: datetime  # the workflow's time, so a replay or a test's skipped clock decides the same
@@ -225,6 +231,7 @@ ROUTING_ACTIVITIES = (
     "owner_status",
     "notify_owner",
     "release",
+    "return_to_owner",
 )
 
 
@@ -484,6 +491,26 @@ class RoutingActivities:
             )
             data = {"interaction_id": interaction.id, "owner_id": None, "reason": "owner did not answer"}
             await notify_agents(session, [previous], "interaction_updated", data)
+
+    @activity.defn
+    async def return_to_owner(self, request: ReturnToOwner) -> None:
+        """Nobody took the transfer: the interaction is the agent's again, marked unread."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(Interaction)
+                .where(Interaction.id == request.interaction_id)
+                .values(owner_id=request.agent_id, status=InteractionStatus.open, read=False)
+            )
+            await session.execute(delete(QueueWait).where(QueueWait.interaction_id == request.interaction_id))
+            session.add(InteractionEvent(interaction_id=request.interaction_id, kind="transfer_returned",
+                                         data={"owner_id": request.agent_id}))  # fmt: skip
+            data = {
+                "interaction_id": request.interaction_id,
+                "owner_id": request.agent_id,
+                "read": False,
+                "reason": "transfer not accepted",
+            }
+            await notify_agents(session, [request.agent_id], "interaction_updated", data)
 
     @activity.defn
     async def close_interaction(self, request: CloseInteraction) -> None:

@@ -48,6 +48,7 @@ with workflow.unsafe.imports_passed_through():
         RecordEvent,
         Release,
         ResolveOffers,
+        ReturnToOwner,
         RoutingActivities,
     )
 
@@ -78,6 +79,15 @@ class HeldOffer:
 
 
 @dataclass
+class TransferRequest:
+    actor_id: int
+    agent_id: int | None = None
+    queue_id: int | None = None
+    timeout: int = 10  # the account's transfer timeout for this kind of target
+    staff: bool = False
+
+
+@dataclass
 class InteractionState:
     """Everything the workflow carries across continue-as-new."""
 
@@ -88,6 +98,7 @@ class InteractionState:
     offers: list[HeldOffer] = field(default_factory=list)
     rejected_by: list[int] = field(default_factory=list)  # during the current routing
     autoreplied_steps: list[int] = field(default_factory=list)
+    transfer: TransferRequest | None = None
     closed: bool = False
 
 
@@ -218,6 +229,25 @@ class InteractionWorkflow:
         if not request.staff and self._state.owner_id != request.actor_id:
             raise ValueError("only the agent who owns the interaction may close it")
 
+    @workflow.update
+    def transfer(self, request: TransferRequest) -> None:
+        """Recorded here and run by the main loop: the caller gets its answer at once."""
+        self._state.transfer = request
+        self._changes += 1
+
+    @transfer.validator
+    def _validate_transfer(self, request: TransferRequest) -> None:
+        if self._state.closed:
+            raise ValueError("the interaction is closed")
+        if self._state.owner_id is None or self._state.transfer is not None:
+            raise ValueError(
+                "only an owned interaction that is not being transferred already can be transferred"
+            )
+        if not request.staff and self._state.owner_id != request.actor_id:
+            raise ValueError("only the agent who owns the interaction may transfer it")
+        if request.agent_id == self._state.owner_id:
+            raise ValueError("the interaction is yours already")
+
     def _changed_since(self, seen: int) -> Callable[[], bool]:
         return lambda: self._changes != seen
 
@@ -234,7 +264,10 @@ class InteractionWorkflow:
         while not self._state.closed:
             with suppress(TimeoutError):  # nothing arrived for a while: a chance to continue-as-new
                 await workflow.wait_condition(
-                    lambda: bool(self._state.pending) or self._state.closed, timeout=IDLE_CHECK
+                    lambda: (
+                        bool(self._state.pending) or self._state.closed or self._state.transfer is not None
+                    ),
+                    timeout=IDLE_CHECK,
                 )
             arrived_now = [arrived.message_id for arrived in self._state.pending]
             while self._state.pending:
@@ -242,6 +275,8 @@ class InteractionWorkflow:
                 if arrived.has_media:
                     await self._store_media(arrived.message_id)
                 self._state.messages_handled += 1
+            if self._state.transfer is not None and not self._state.closed:
+                await self._run_transfer(self._state.transfer)
             if arrived_now and not self._state.closed:
                 if self._state.owner_id is None:
                     await self._run_plan(await self._load_plan())
@@ -273,7 +308,8 @@ class InteractionWorkflow:
         )
         if not status.present:
             plan = await self._load_plan()
-            await self._offer_back(owner, timedelta(seconds=plan.wait_assigned_agent))
+            self._state.owner_id = None  # it must be accepted again
+            await self._offer_only(owner, timedelta(seconds=plan.wait_assigned_agent), "assigned_agent")
             if self._state.owner_id is None:
                 await workflow.execute_activity_method(
                     RoutingActivities.release,
@@ -292,12 +328,35 @@ class InteractionWorkflow:
             start_to_close_timeout=QUICK,
         )
 
-    async def _offer_back(self, owner: int, wait: timedelta) -> None:
-        """Offer the interaction to its absent owner alone, until accepted, rejected or `wait` ends."""
-        self._state.owner_id = None  # it must be accepted again
+    async def _run_transfer(self, request: TransferRequest) -> None:
+        """Offer to the target agent or queue for the transfer timeout; if nobody accepts, the
+        interaction returns to the agent who transferred it, marked unread."""
+        self._state.transfer = None
+        previous = self._state.owner_id
+        assert previous is not None
+        self._state.owner_id = None
+        await self._event(
+            "transfer", {"from": previous, "agent_id": request.agent_id, "queue_id": request.queue_id}
+        )
+        wait = timedelta(seconds=request.timeout)
+        if request.agent_id is not None:
+            await self._offer_only(request.agent_id, wait, "transfer_agent")
+        elif request.queue_id is not None:
+            self._state.rejected_by = [previous]  # the queue is asked for someone else
+            await self._queue_step(request.queue_id, wait, "transfer_queue")
+        if self._state.owner_id is None and not self._state.closed:
+            self._state.owner_id = previous
+            await workflow.execute_activity_method(
+                RoutingActivities.return_to_owner,
+                ReturnToOwner(self._start.interaction_id, previous),
+                start_to_close_timeout=QUICK,
+            )
+
+    async def _offer_only(self, agent_id: int, wait: timedelta, kind: str) -> None:
+        """Offer to one agent, eligible or not, until accepted, rejected or `wait` ends."""
         self._state.rejected_by = []
         deadline = workflow.now() + wait
-        await self._offer([owner], deadline, "assigned_agent", None)
+        await self._offer([agent_id], deadline, kind, None)
         while self._state.offers and self._state.owner_id is None and workflow.now() < deadline:
             self._agent_available = False  # other agents' availability is no concern here
             await self._wait_for_answer(deadline, until_no_offers=True)

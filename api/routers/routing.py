@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Self
 
 from fastapi import APIRouter, BackgroundTasks
-from pydantic import BaseModel
+from pydantic import BaseModel, model_validator
 from temporalio.client import WorkflowUpdateFailedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -20,8 +20,19 @@ from activities.dispatch import wake_waiting
 from api.deps import CurrentUser, ServicesDep, SessionDep
 from api.errors import AppError, conflict, invalid
 from api.routers.interactions import visible_interaction
-from models import Disposition, Interaction, InteractionEvent, InteractionStatus, Role, User, UserStatus
-from workflows.interaction import CloseRequest, InteractionWorkflow, OfferAnswer
+from models import (
+    Account,
+    AccountAgent,
+    Disposition,
+    Interaction,
+    InteractionEvent,
+    InteractionStatus,
+    Queue,
+    Role,
+    User,
+    UserStatus,
+)
+from workflows.interaction import CloseRequest, InteractionWorkflow, OfferAnswer, TransferRequest
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +40,9 @@ router = APIRouter(prefix="/api/whatsapp/interactions", tags=["routing"])
 
 OFFER_GONE = AppError(
     409, "offer_gone", "this interaction is no longer offered to you (taken, expired or withdrawn)"
+)
+NOT_TRANSFERABLE = AppError(
+    409, "not_transferable", "the interaction is not yours, not owned, closed, or moving already"
 )
 NOT_CLOSABLE = AppError(409, "not_closable", "the interaction is closed already, or is not yours to close")
 
@@ -139,3 +153,48 @@ async def dispose(
         if restored is UserStatus.online:
             background.add_task(wake_waiting, services.sessionmaker, services.temporal, owner.id)
     return {"disposition_id": body.disposition_id, "agent_status": restored}
+
+
+class TransferIn(BaseModel):
+    agent_id: int | None = None
+    queue_id: int | None = None
+
+    @model_validator(mode="after")
+    def _one_target(self) -> Self:
+        if (self.agent_id is None) == (self.queue_id is None):
+            raise ValueError("give exactly one of agent_id and queue_id")
+        return self
+
+
+@router.post(
+    "/{interaction_id}/transfer", responses={409: {"description": "disabled, or not yours to transfer"}}
+)
+async def transfer(
+    interaction_id: int, body: TransferIn, user: CurrentUser, session: SessionDep, services: ServicesDep
+) -> dict[str, Any]:
+    """Hand the interaction to an agent or a queue; the target has the account's transfer timeout
+    to accept, else the interaction comes back to its owner, marked unread."""
+    shown = await visible_interaction(session, interaction_id, user)
+    account = await session.get(Account, shown.account_id)
+    assert account is not None
+    if body.agent_id is not None:
+        if not account.transfer_agent_enabled:
+            raise conflict("this account does not allow transfers to agents", code="transfer_disabled")
+        if await session.get(AccountAgent, (account.id, body.agent_id)) is None:
+            raise invalid({"agent_id": "is not an agent of this interaction's account"})
+        timeout = account.transfer_agent_timeout
+    else:
+        if not account.transfer_queue_enabled:
+            raise conflict("this account does not allow transfers to queues", code="transfer_disabled")
+        if await session.get(Queue, body.queue_id) is None:
+            raise invalid({"queue_id": f"queue {body.queue_id} does not exist"})
+        timeout = account.transfer_queue_timeout
+    request = TransferRequest(
+        user.id, body.agent_id, body.queue_id, timeout, staff=user.role is not Role.agent
+    )
+    handle = services.temporal.get_workflow_handle(shown.workflow_id)
+    try:
+        await handle.execute_update(InteractionWorkflow.transfer, request)
+    except (WorkflowUpdateFailedError, RPCError) as error:
+        raise _update_error(error, NOT_TRANSFERABLE) from error
+    return {"transferring_to": body.model_dump(exclude_none=True), "timeout": timeout}

@@ -508,3 +508,65 @@ async def test_the_owner_who_comes_back_in_time_keeps_it(api, client, admin, fak
     assert (await accept(client, interaction, ann)).status_code == 200
     shown = (await client.get(f"/api/whatsapp/interactions/{interaction['id']}", headers=admin)).json()
     assert (shown["owner_id"], shown["status"]) == (ann.id, "open")
+
+
+async def owned_by_ann(api, client, admin, fakes, temporal_env, transfer):
+    floor = await make_floor(api, client, admin, fakes)
+    ann = floor.agents["ann"]
+    await client.patch(
+        f"/api/whatsapp/accounts/{floor.account['id']}", json={"transfer": transfer}, headers=admin
+    )
+    await go_online(client, ann)
+    await set_plan(
+        client, admin, floor, [{"application": "agent", "params": {"agent_id": ann.id, "timeout": 60}}]
+    )
+    await inbound(client, floor, "SM1")
+    interaction = await the_interaction(client, admin)
+    await offered(temporal_env, interaction, {ann.id})
+    assert (await accept(client, interaction, ann)).status_code == 200
+    return floor, interaction
+
+
+async def test_transfer_to_an_agent_who_accepts(api, client, admin, fakes, worker, temporal_env):
+    floor, interaction = await owned_by_ann(
+        api, client, admin, fakes, temporal_env, {"agent_enabled": True, "agent_timeout": 30}
+    )
+    ann, bob = floor.agents["ann"], floor.agents["bob"]
+    path = f"/api/whatsapp/interactions/{interaction['id']}/transfer"
+    assert (await client.post(path, json={"queue_id": floor.queue["id"]}, headers=ann.headers)).json()[
+        "error"
+    ]["code"] == "transfer_disabled"
+    assert (await client.post(path, json={}, headers=ann.headers)).status_code == 422
+    assert (
+        await client.post(path, json={"agent_id": bob.id}, headers=bob.headers)
+    ).status_code == 409  # not bob's
+    response = await client.post(path, json={"agent_id": bob.id}, headers=ann.headers)
+    assert response.status_code == 200, response.text
+    await offered(temporal_env, interaction, {bob.id})  # bob is offline: a transfer is offered all the same
+    assert (await accept(client, interaction, bob)).status_code == 200
+    assert (await client.get(f"/api/whatsapp/interactions/{interaction['id']}", headers=admin)).json()[
+        "owner_id"
+    ] == bob.id
+
+
+async def test_a_transfer_nobody_takes_returns_unread(api, client, admin, fakes, worker, temporal_env):
+    floor, interaction = await owned_by_ann(
+        api, client, admin, fakes, temporal_env, {"queue_enabled": True, "queue_timeout": 45}
+    )
+    ann, bob, cat = floor.agents["ann"], floor.agents["bob"], floor.agents["cat"]
+    await go_online(client, bob, cat)
+    path = f"/api/whatsapp/interactions/{interaction['id']}"
+    assert (
+        await client.post(f"{path}/transfer", json={"queue_id": floor.queue["id"]}, headers=ann.headers)
+    ).status_code == 200
+    await offered(temporal_env, interaction, {bob.id, cat.id})  # the queue, without the one who transferred
+    await temporal_env.sleep(timedelta(seconds=46))
+    await offered(temporal_env, interaction, set())
+
+    async def returned():
+        shown = (await client.get(path, headers=admin)).json()
+        return (
+            shown if shown["owner_id"] == ann.id and shown["status"] == "open" and not shown["read"] else None
+        )
+
+    assert await wait_for(returned)
