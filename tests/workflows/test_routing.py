@@ -15,6 +15,7 @@ import pytest
 
 from tests.helpers import db, wait_for
 from tests.webhooks import make_account, post_twilio, twilio_message
+from tests.workflows.test_replay import keep_history
 from workflows.interaction import InteractionWorkflow
 
 
@@ -435,6 +436,7 @@ async def test_close_with_mandatory_disposition_pauses_until_disposed(
     assert "disposition_id" in response.json()["error"]["fields"]
     assert (await client.post(f"{path}/close", json={}, headers=ann.headers)).status_code == 200
     await temporal_env.client.get_workflow_handle(interaction["workflow_id"]).result()
+    await keep_history(temporal_env.client, interaction["workflow_id"], "queue_accept_close")
     me = (await client.get("/api/agents/me", headers=ann.headers)).json()
     assert (me["status"], me["pause_id"]) == ("paused", pause["id"])
     assert (await client.get(path, headers=admin)).json()["status"] == "closed"
@@ -487,6 +489,7 @@ async def test_an_absent_owner_gets_a_wait_then_the_queue_then_the_plan(
     await offered(temporal_env, interaction, {cat.id})  # then its agent step
     kinds = [row[1] for row in await offer_rows(settings, interaction["id"])]
     assert kinds == ["queue", "assigned_agent", "assigned_queue", "queue", "plan_agent"]
+    await keep_history(temporal_env.client, interaction["workflow_id"], "absent_owner_queue_plan")
 
 
 async def test_the_owner_who_comes_back_in_time_keeps_it(api, client, admin, fakes, worker, temporal_env):
@@ -570,3 +573,4 @@ async def test_a_transfer_nobody_takes_returns_unread(api, client, admin, fakes,
         )
 
     assert await wait_for(returned)
+    await keep_history(temporal_env.client, interaction["workflow_id"], "transfer_returned")
