@@ -16,6 +16,7 @@ from tests.fakes.providers import LoopbackServer
 from tests.helpers import db, wait_for
 from tests.workflows.test_routing import (
     accept,
+    first_message_to_queue,
     go_online,
     inbound,
     make_floor,
@@ -144,14 +145,7 @@ async def test_an_agent_opening_the_stream_late_gets_its_pending_offers(
     floor = await make_floor(api, client, admin, fakes, names=("ann",))
     ann = floor.agents["ann"]
     await go_online(client, ann)
-    await set_plan(
-        client,
-        admin,
-        floor,
-        [{"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 60}}],
-    )
-    await inbound(client, floor, "SM1")
-    interaction = await the_interaction(client, admin)
+    interaction = await first_message_to_queue(client, admin, floor)
     await offered(temporal_env, interaction, {ann.id})
     token = ann.headers["Authorization"].removeprefix("Bearer ")
     async with LoopbackServer(app) as base_url, EventStream(base_url, token) as events:

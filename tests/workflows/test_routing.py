@@ -69,6 +69,14 @@ async def inbound(client, floor: Floor, sid: str, body: str = "hello", mobile: s
     assert response.status_code == 200
 
 
+async def first_message_to_queue(client, admin, floor: Floor, queue_seconds: int = 60) -> dict[str, Any]:
+    """A plan that is one queue step, and a first message from the contact: its interaction."""
+    steps = [{"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": queue_seconds}}]
+    await set_plan(client, admin, floor, steps)
+    await inbound(client, floor, "SM1")
+    return await the_interaction(client, admin)
+
+
 async def the_interaction(client, admin, mobile: str = "393331234567") -> dict[str, Any]:
     async def found():
         rows = (await client.get("/api/whatsapp/interactions", headers=admin)).json()["rows"]
@@ -133,14 +141,7 @@ async def test_two_agents_accepting_at_once_make_one_owner(api, client, admin, f
     floor = await make_floor(api, client, admin, fakes)
     ann, bob = floor.agents["ann"], floor.agents["bob"]
     await go_online(client, ann, bob)
-    await set_plan(
-        client,
-        admin,
-        floor,
-        [{"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 60}}],
-    )
-    await inbound(client, floor, "SM1")
-    interaction = await the_interaction(client, admin)
+    interaction = await first_message_to_queue(client, admin, floor)
     await offered(temporal_env, interaction, {ann.id, bob.id})
     first, second = await asyncio.gather(accept(client, interaction, ann), accept(client, interaction, bob))
     assert sorted([first.status_code, second.status_code]) == [200, 409]
@@ -188,14 +189,7 @@ async def test_rrmemory_offers_one_agent_at_a_time_in_rotation(
     floor = await make_floor(api, client, admin, fakes, strategy="rrmemory", queue_timeout=10)
     ann, bob, cat = floor.agents["ann"], floor.agents["bob"], floor.agents["cat"]
     await go_online(client, ann, bob, cat)
-    await set_plan(
-        client,
-        admin,
-        floor,
-        [{"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 300}}],
-    )
-    await inbound(client, floor, "SM1")
-    interaction = await the_interaction(client, admin)
+    interaction = await first_message_to_queue(client, admin, floor, queue_seconds=300)
     for expected in (ann, bob, cat, ann):  # each gets the queue's 10 s, then the next; then round again
         await offered(temporal_env, interaction, {expected.id})
         await temporal_env.sleep(timedelta(seconds=11))
@@ -212,14 +206,7 @@ async def test_rejecting_passes_the_turn_at_once(api, client, admin, fakes, work
     floor = await make_floor(api, client, admin, fakes, strategy="rrmemory", queue_timeout=60)
     ann, bob = floor.agents["ann"], floor.agents["bob"]
     await go_online(client, ann, bob)
-    await set_plan(
-        client,
-        admin,
-        floor,
-        [{"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 300}}],
-    )
-    await inbound(client, floor, "SM1")
-    interaction = await the_interaction(client, admin)
+    interaction = await first_message_to_queue(client, admin, floor, queue_seconds=300)
     await offered(temporal_env, interaction, {ann.id})
     response = await client.post(
         f"/api/whatsapp/interactions/{interaction['id']}/reject", headers=ann.headers
@@ -247,14 +234,7 @@ async def test_leastrecent_offers_whoever_waited_longest(
             "UPDATE users SET last_interaction_at = now() - interval '1 minute' WHERE id = %s", (bob.id,)
         )
     await go_online(client, ann, bob, cat)
-    await set_plan(
-        client,
-        admin,
-        floor,
-        [{"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 300}}],
-    )
-    await inbound(client, floor, "SM1")
-    interaction = await the_interaction(client, admin)
+    interaction = await first_message_to_queue(client, admin, floor, queue_seconds=300)
     await offered(temporal_env, interaction, {cat.id})
     await temporal_env.sleep(timedelta(seconds=11))
     await offered(temporal_env, interaction, {ann.id})
@@ -269,14 +249,7 @@ async def test_only_eligible_agents_are_offered(api, client, admin, fakes, worke
         "/api/agents/me/status", json={"status": "paused", "pause_id": pause["id"]}, headers=bob.headers
     )
     await client.patch(f"/api/users/{cat.id}", json={"whatsapp_capacity": 0}, headers=admin)  # full
-    await set_plan(
-        client,
-        admin,
-        floor,
-        [{"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 60}}],
-    )
-    await inbound(client, floor, "SM1")
-    interaction = await the_interaction(client, admin)
+    interaction = await first_message_to_queue(client, admin, floor)
     await offered(temporal_env, interaction, {ann.id})
 
 
@@ -416,14 +389,7 @@ async def test_close_with_mandatory_disposition_pauses_until_disposed(
         base, json={"mandatory_disposition": True, "disposition_pause_id": pause["id"]}, headers=admin
     )
     await go_online(client, ann, bob)
-    await set_plan(
-        client,
-        admin,
-        floor,
-        [{"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 60}}],
-    )
-    await inbound(client, floor, "SM1")
-    interaction = await the_interaction(client, admin)
+    interaction = await first_message_to_queue(client, admin, floor)
     await offered(temporal_env, interaction, {ann.id, bob.id})
     assert (await accept(client, interaction, ann)).status_code == 200
     path = f"/api/whatsapp/interactions/{interaction['id']}"
@@ -496,14 +462,7 @@ async def test_the_owner_who_comes_back_in_time_keeps_it(api, client, admin, fak
     floor = await make_floor(api, client, admin, fakes, names=("ann", "bob"))
     ann = floor.agents["ann"]
     await go_online(client, ann)
-    await set_plan(
-        client,
-        admin,
-        floor,
-        [{"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 60}}],
-    )
-    await inbound(client, floor, "SM1")
-    interaction = await the_interaction(client, admin)
+    interaction = await first_message_to_queue(client, admin, floor)
     await offered(temporal_env, interaction, {ann.id})
     assert (await accept(client, interaction, ann)).status_code == 200
     await inbound(client, floor, "SM2", "still there?")  # ann has no open event stream: not present
