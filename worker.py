@@ -7,12 +7,12 @@ import logging
 import signal
 
 import httpx
-from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities import build_activities
 from models.db import create_engine, create_sessionmaker
 from settings import Settings
+from stack.migrate import connect_temporal
 from workflows.interaction import InteractionWorkflow
 
 log = logging.getLogger("shareline.worker")
@@ -21,7 +21,7 @@ WORKFLOWS = [InteractionWorkflow]
 
 
 async def run(settings: Settings) -> None:
-    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    client = await connect_temporal(settings)  # waits while Temporal is still starting
     engine = create_engine(settings.sqlalchemy_url)
     http = httpx.AsyncClient(timeout=settings.http_timeout_seconds)  # one per process, shared by activities
     stop = asyncio.Event()

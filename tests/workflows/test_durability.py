@@ -24,7 +24,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError
 
 from api.app import create_app
-from stack.migrate import ensure_admin, ensure_search_attributes
+from stack.migrate import connect_temporal, ensure_admin, ensure_search_attributes
 from stack.processes import BIN, free_port, wait_for_port
 from tests.conftest import ADMIN_PASSWORD, Api
 from tests.workflows.test_routing import accept, go_online, inbound, make_floor, set_plan, the_interaction
@@ -55,7 +55,7 @@ def worker_process(settings) -> Iterator[subprocess.Popen[bytes]]:
 
 
 @pytest.fixture
-async def dev_server(tmp_path) -> AsyncIterator[str]:
+async def dev_server(tmp_path, settings) -> AsyncIterator[str]:
     port = free_port()
     server = subprocess.Popen(  # noqa: ASYNC220 (started once; the fixture then awaits the port)
         [str(BIN / "temporal"), "server", "start-dev", "--headless", "--ip", "127.0.0.1", "--port", str(port),
@@ -64,7 +64,8 @@ async def dev_server(tmp_path) -> AsyncIterator[str]:
     try:
         wait_for_port("127.0.0.1", port, 60, server)
         address = f"127.0.0.1:{port}"
-        client = await Client.connect(address)
+        # The port opens before the frontend is healthy: connect the way `stack.migrate` does.
+        client = await connect_temporal(settings.model_copy(update={"temporal_address": address}))
         await ensure_search_attributes(client, "default")
         yield address
     finally:
