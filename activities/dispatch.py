@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError
 
-from models import Interaction, InteractionStatus, User, UserStatus
+from models import User, UserStatus
+from models.interaction import open_count
 from models.routing import waits_for_agent
 from workflows import ids
 from workflows.signals import AgentAvailable
@@ -29,11 +29,7 @@ async def wake_waiting(sessions: async_sessionmaker[AsyncSession], temporal: Cli
         agent = await session.get(User, agent_id)
         if agent is None or agent.status is not UserStatus.online:
             return 0
-        owned = await session.scalar(
-            select(func.count()).where(
-                Interaction.owner_id == agent_id, Interaction.status != InteractionStatus.closed
-            )
-        )
+        owned = await session.scalar(open_count(agent_id))
         free = agent.whatsapp_capacity - (owned or 0)
         if free <= 0:
             return 0

@@ -41,7 +41,7 @@ from models import (
     UserStatus,
 )
 from models.events import notify_agents
-from models.interaction import Direction
+from models.interaction import Direction, open_count
 from models.interval import interval_contains
 
 
@@ -584,17 +584,14 @@ async def _pause_until_disposed(session: AsyncSession, interaction: Interaction)
 
 def eligible_agents(request: FindAgents) -> Select[int]:
     """Members of the account (and queue), online, with open interactions below capacity."""
-    open_count = (
-        select(func.count())
-        .where(Interaction.owner_id == User.id, Interaction.status != InteractionStatus.closed)
-        .scalar_subquery()
-    )
     query = (
         select(User.id)
         .join(
             AccountAgent, and_(AccountAgent.user_id == User.id, AccountAgent.account_id == request.account_id)
         )
-        .where(User.status == UserStatus.online, open_count < User.whatsapp_capacity)
+        .where(
+            User.status == UserStatus.online, open_count(User.id).scalar_subquery() < User.whatsapp_capacity
+        )
     )
     if request.queue_id is not None:
         query = query.join(

@@ -38,8 +38,17 @@ async def get_or_404(
 
 
 async def paginate(session: AsyncSession, query: Select[ModelT], page: Page) -> tuple[int, Sequence[ModelT]]:
+    """The total and this page of a one-entity query."""
+    count, rows = await paginate_rows(session, query, page)
+    return count, [row[0] for row in rows]
+
+
+async def paginate_rows(
+    session: AsyncSession, query: Select[*tuple[Any, ...]], page: Page
+) -> tuple[int, Sequence[Any]]:
+    """The total and this page of any query, as rows."""
     count = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = (await session.scalars(query.limit(page.limit).offset(page.offset))).all()
+    rows = (await session.execute(query.limit(page.limit).offset(page.offset))).all()
     return count or 0, rows
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
@@ -29,15 +29,12 @@ from models import (
     PendingStatus,
     WebhookNonce,
 )
+from models.interaction import ACTIVE, ACTIVE_PREDICATE
 from providers.base import InboundMessage, StatusUpdate
 
 PREVIEW_LENGTH = 200
 NONCE_LIFETIME = timedelta(minutes=15)
 PENDING_STATUS_LIFETIME = timedelta(days=1)
-ACTIVE = Interaction.status != InteractionStatus.closed
-# The partial unique index's predicate, as a literal: with a bound parameter PostgreSQL cannot match
-# ON CONFLICT to the index once psycopg prepares the statement (from its fifth execution on).
-ACTIVE_INDEX_PREDICATE = text("status <> 'closed'")
 
 
 @dataclass(frozen=True)
@@ -123,6 +120,8 @@ async def store_inbound(session: AsyncSession, account: Account, inbound: Inboun
 
 
 async def mark_signalled(session: AsyncSession, message_ids: list[int]) -> None:
+    if not message_ids:
+        return
     await session.execute(
         update(Message).where(Message.id.in_(message_ids)).values(signalled_at=datetime.now(UTC))
     )
@@ -226,9 +225,7 @@ def interaction_upsert(account_id: int, contact_id: int) -> ReturningInsert[int]
             read=False,
             tags=[],
         )
-        .on_conflict_do_nothing(
-            index_elements=["account_id", "contact_id"], index_where=ACTIVE_INDEX_PREDICATE
-        )
+        .on_conflict_do_nothing(index_elements=["account_id", "contact_id"], index_where=ACTIVE_PREDICATE)
         .returning(Interaction.id)
     )
 

@@ -11,9 +11,21 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Text, UniqueConstraint, func, text
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    ForeignKey,
+    Index,
+    Select,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
 from models.base import Base, enum_column
 
@@ -59,6 +71,12 @@ class DeliveryStatus(StrEnum):
     failed = "failed"
 
 
+# An interaction is active until closed. The partial unique index below and the ingestion's
+# ON CONFLICT arbiter must spell the predicate alike, as a literal: with a bound parameter
+# PostgreSQL cannot match ON CONFLICT to the index once psycopg prepares the statement.
+ACTIVE_PREDICATE = text("status <> 'closed'")
+
+
 class Interaction(Base):
     __tablename__ = "interactions"
     __table_args__ = (
@@ -67,7 +85,7 @@ class Interaction(Base):
             "account_id",
             "contact_id",
             unique=True,
-            postgresql_where=text("status <> 'closed'"),  # api.ingestion repeats it for ON CONFLICT
+            postgresql_where=ACTIVE_PREDICATE,
         ),
         Index("ix_interactions_account_status", "account_id", "status"),
     )
@@ -89,6 +107,14 @@ class Interaction(Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_message: Mapped[str] = mapped_column(String(200), default="")
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+ACTIVE = Interaction.status != InteractionStatus.closed
+
+
+def open_count(owner: ColumnElement[int] | InstrumentedAttribute[int] | int) -> Select[int]:
+    """How many active interactions `owner` (an agent id, or a users.id column) holds."""
+    return select(func.count()).where(Interaction.owner_id == owner, ACTIVE)
 
 
 class Message(Base):

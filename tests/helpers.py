@@ -7,8 +7,11 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import psycopg
+from temporalio.client import Client
+from temporalio.service import RPCError
 
 from settings import Settings
+from workflows.interaction import InteractionSummary, InteractionWorkflow
 
 T = TypeVar("T")
 
@@ -33,3 +36,12 @@ async def wait_for(predicate: Callable[[], Awaitable[T]], seconds: float = 10.0)
             return result
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
+
+
+async def summary_of(client: Client, workflow_id: str) -> InteractionSummary | None:
+    """The interaction workflow's summary, or None while it cannot answer queries yet (a query
+    that arrives before its first workflow task completes is refused)."""
+    try:
+        return await client.get_workflow_handle(workflow_id).query(InteractionWorkflow.summary)
+    except RPCError:
+        return None

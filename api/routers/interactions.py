@@ -9,10 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from api.crud import ListOut, Out, paginate
+from api.crud import ListOut, Out, paginate, paginate_rows
 from api.deps import CurrentUser, PageDep, ServicesDep, SessionDep
 from api.errors import not_found
 from models import (
@@ -28,6 +28,7 @@ from models import (
     Role,
     User,
 )
+from models.interaction import ACTIVE
 from workflows.ids import interaction_workflow_id
 
 router = APIRouter(prefix="/api/whatsapp/interactions", tags=["interactions"])
@@ -113,13 +114,6 @@ def interaction_out(interaction: Interaction, account_key: str, contact: Contact
     )
 
 
-BASE = (
-    select(Interaction, Account.key, Contact)
-    .join(Account, Account.id == Interaction.account_id)
-    .join(Contact, Contact.id == Interaction.contact_id)
-)
-
-
 async def visible_interaction(session: AsyncSession, interaction_id: int, user: User) -> InteractionOut:
     row = (await session.execute(visible(user).where(Interaction.id == interaction_id))).first()
     if row is None:
@@ -146,14 +140,13 @@ async def list_interactions(
     if agent_id is not None:
         query = query.where(Interaction.owner_id == agent_id)
     if status is InteractionStatus.open:
-        query = query.where(Interaction.status != InteractionStatus.closed)
+        query = query.where(ACTIVE)
     elif status is not None:
         query = query.where(Interaction.status == status)
     if read is not None:
         query = query.where(Interaction.read == read)
-    count = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    rows = (await session.execute(query.limit(page.limit).offset(page.offset))).all()
-    return ListOut(count=count or 0, rows=[interaction_out(*row) for row in rows])
+    count, rows = await paginate_rows(session, query, page)
+    return ListOut(count=count, rows=[interaction_out(*row) for row in rows])
 
 
 @router.get("/{interaction_id}")

@@ -85,7 +85,7 @@ async def receive(account_id: int, request: Request, services: ServicesDep, toke
     limit = services.settings.webhook_max_bytes
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise AppError(413, "too_large", f"webhook bodies are limited to {limit} bytes")
+        raise _too_large(limit)
     body = await _read_limited(request, limit)  # before taking a connection: clients may be slow
     # One connection for the whole webhook: authenticate, verify, store, in one transaction.
     async with services.sessionmaker() as session, session.begin():
@@ -96,25 +96,27 @@ async def receive(account_id: int, request: Request, services: ServicesDep, toke
         await apply_statuses(session, account.id, parsed.statuses)
         stored = [await store_inbound(session, account, message) for message in parsed.messages]
 
-    pending = [item for item in stored if item.needs_signal]
     handed: list[int] = []
+    failure: Exception | None = None
     try:
-        for item in pending:
-            await signal_inbound(services.temporal, services.settings.temporal_task_queue, account, item)
-            handed.append(item.message_id)
+        for item in stored:
+            if item.needs_signal:
+                await signal_inbound(services.temporal, services.settings.temporal_task_queue, account, item)
+                handed.append(item.message_id)
     except Exception as exc:  # Temporal down or overloaded: the provider's retry finishes the job
         log.warning(
             "could not signal account %s messages to Temporal: %s: %s", account.id, type(exc).__name__, exc
         )
-        async with services.sessionmaker() as session, session.begin():
-            if handed:
-                await mark_signalled(session, handed)
-            if nonce is not None:
-                await forget_nonce(session, account.id, nonce)
-        raise AppError(503, "temporal_unavailable", "stored, but not yet routed; retry this webhook") from exc
-    if handed:
+        failure = exc
+    if handed or (failure is not None and nonce is not None):
         async with services.sessionmaker() as session, session.begin():
             await mark_signalled(session, handed)
+            if failure is not None and nonce is not None:  # the retry will carry the same nonce
+                await forget_nonce(session, account.id, nonce)
+    if failure is not None:
+        raise AppError(
+            503, "temporal_unavailable", "stored, but not yet routed; retry this webhook"
+        ) from failure
 
     if account.type is ProviderType.twilio:
         return Response("<Response/>", media_type="text/xml")
@@ -126,5 +128,9 @@ async def _read_limited(request: Request, limit: int) -> bytes:
     async for chunk in request.stream():
         body.extend(chunk)
         if len(body) > limit:
-            raise AppError(413, "too_large", f"webhook bodies are limited to {limit} bytes")
+            raise _too_large(limit)
     return bytes(body)
+
+
+def _too_large(limit: int) -> AppError:
+    return AppError(413, "too_large", f"webhook bodies are limited to {limit} bytes")

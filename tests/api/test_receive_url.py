@@ -11,7 +11,7 @@ import pytest
 from api.app import create_app
 from api.ingestion import interaction_upsert
 from tests.conftest import error_fields
-from tests.helpers import count, db, wait_for
+from tests.helpers import count, db, summary_of, wait_for
 from tests.webhooks import (
     kaleyra_callback,
     make_account,
@@ -25,7 +25,6 @@ from tests.webhooks import (
     sinch_text,
     twilio_message,
 )
-from workflows.interaction import InteractionWorkflow
 
 
 async def messages_of(client, admin, interaction_id):
@@ -85,10 +84,10 @@ async def test_the_same_webhook_five_times_stores_one_message_and_one_effect(
     assert count(settings, "messages") == 1
     assert count(settings, "interactions") == 1
     interaction = (await client.get("/api/whatsapp/interactions", headers=admin)).json()["rows"][0]
-    handle = temporal_env.client.get_workflow_handle(interaction["workflow_id"])
 
     async def handled():
-        return (await handle.query(InteractionWorkflow.summary)).messages_handled
+        summary = await summary_of(temporal_env.client, interaction["workflow_id"])
+        return summary.messages_handled if summary else 0
 
     assert await wait_for(handled) == 1
     await asyncio.sleep(0.3)

@@ -8,8 +8,6 @@ while it holds its clock for that pending task.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
 import signal
 import subprocess
@@ -21,14 +19,13 @@ from pathlib import Path
 import httpx
 import pytest
 from temporalio.client import Client
-from temporalio.service import RPCError
 
 from api.app import create_app
 from stack.migrate import connect_temporal, ensure_admin, ensure_search_attributes
 from stack.processes import BIN, free_port, wait_for_port
 from tests.conftest import ADMIN_PASSWORD, Api
+from tests.helpers import summary_of, wait_for
 from tests.workflows.test_routing import accept, go_online, inbound, make_floor, set_plan, the_interaction
-from workflows.interaction import InteractionWorkflow
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -74,13 +71,11 @@ async def dev_server(tmp_path, settings) -> AsyncIterator[str]:
 
 
 async def offered_now(client: Client, interaction, expected: set[int]) -> None:
-    handle = client.get_workflow_handle(interaction["workflow_id"])
-    for _ in range(300):
-        with contextlib.suppress(RPCError):
-            if set((await handle.query(InteractionWorkflow.summary)).offered_to) == expected:
-                return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not offered to {expected} in time")
+    async def matches():
+        summary = await summary_of(client, interaction["workflow_id"])
+        return summary is not None and set(summary.offered_to) == expected
+
+    await wait_for(matches, seconds=30)
 
 
 async def test_killing_the_worker_mid_wait_loses_nothing(fakes, settings, dev_server):

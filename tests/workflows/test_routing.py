@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import db, wait_for
+from tests.helpers import db, summary_of, wait_for
 from tests.webhooks import make_account, post_twilio, twilio_message
 from tests.workflows.test_replay import keep_history
-from workflows.interaction import InteractionWorkflow
 
 
 @dataclass
@@ -87,10 +86,10 @@ async def the_interaction(client, admin, mobile: str = "393331234567") -> dict[s
 
 async def offered(temporal_env, interaction, expected: set[int]) -> None:
     """Wait until the workflow holds offers for exactly `expected` agents."""
-    handle = temporal_env.client.get_workflow_handle(interaction["workflow_id"])
 
     async def matches():
-        return set((await handle.query(InteractionWorkflow.summary)).offered_to) == expected
+        summary = await summary_of(temporal_env.client, interaction["workflow_id"])
+        return summary is not None and set(summary.offered_to) == expected
 
     await wait_for(matches)
 
