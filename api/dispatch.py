@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from temporalio.client import Client
+from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api.ingestion import StoredInbound
 from models import Account, InteractionStatus
@@ -15,18 +16,25 @@ async def signal_inbound(temporal: Client, task_queue: str, account: Account, st
     """Start the interaction's workflow if it is not running, and signal the message to it.
 
     The workflow id names account, contact and interaction, so two first messages racing for one
-    contact reach the same workflow; the workflow drops a message id it has seen.
+    contact reach the same workflow; the workflow drops a message id it has seen. A concurrent
+    signal-with-start for the same id can lose the start race; the workflow is then running, so the
+    message is signalled to it.
     """
-    await temporal.start_workflow(
-        InteractionWorkflow.run,
-        InteractionInput(
-            interaction_id=stored.interaction_id, account_id=account.id, contact_id=stored.contact_id
-        ),
-        id=ids.interaction_workflow_id(account.id, stored.contact_id, stored.interaction_id),
-        task_queue=task_queue,
-        start_signal=ids.MESSAGE_RECEIVED,
-        start_signal_args=[MessageArrived(message_id=stored.message_id, has_media=stored.has_media)],
-        search_attributes=search_attributes(
-            account.key, stored.contact_mobile, InteractionStatus.open_pending.value
-        ),
-    )
+    workflow_id = ids.interaction_workflow_id(account.id, stored.contact_id, stored.interaction_id)
+    arrived = MessageArrived(message_id=stored.message_id, has_media=stored.has_media)
+    try:
+        await temporal.start_workflow(
+            InteractionWorkflow.run,
+            InteractionInput(
+                interaction_id=stored.interaction_id, account_id=account.id, contact_id=stored.contact_id
+            ),
+            id=workflow_id,
+            task_queue=task_queue,
+            start_signal=ids.MESSAGE_RECEIVED,
+            start_signal_args=[arrived],
+            search_attributes=search_attributes(
+                account.key, stored.contact_mobile, InteractionStatus.open_pending.value
+            ),
+        )
+    except WorkflowAlreadyStartedError:
+        await temporal.get_workflow_handle(workflow_id).signal(ids.MESSAGE_RECEIVED, arrived)
