@@ -1,9 +1,10 @@
 """Waking waiting interactions when an agent becomes eligible (fairness across queues).
 
-Called after an agent goes online, and after an interaction closes (capacity freed). It signals
-`agent_available` to as many waiting interactions as the agent has free capacity, higher queue
-weight first, then the longest waiting; each re-offers at once, so no interaction waits while an
-eligible agent sits idle. The signal is a hint: each workflow re-checks eligibility itself.
+Called after an agent goes online, an interaction closes (capacity freed), an admin changes the
+agent's capacity, or adds it to an account or queue. It signals `agent_available` to as many
+waiting interactions as the agent has free capacity, in `models.routing.waits_for_agent` order;
+each re-offers at once, so no interaction waits while an eligible agent sits idle. The signal is
+a hint: each workflow re-checks eligibility itself.
 """
 
 from __future__ import annotations

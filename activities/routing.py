@@ -173,6 +173,13 @@ class QueueEntry:
 
 
 @dataclass
+class AgentWait:
+    interaction_id: int
+    agent_id: int
+    workflow_id: str
+
+
+@dataclass
 class LeaveQueue:
     interaction_id: int
 
@@ -222,6 +229,7 @@ ROUTING_ACTIVITIES = (
     "resolve_offers",
     "assign",
     "enter_queue",
+    "wait_for_agent",
     "leave_queue",
     "record_event",
     "add_tags",
@@ -383,24 +391,42 @@ class RoutingActivities:
 
     @activity.defn
     async def enter_queue(self, request: QueueEntry) -> None:
+        await self._wait(request.interaction_id, request.workflow_id, queue_id=request.queue_id)
+
+    @activity.defn
+    async def wait_for_agent(self, request: AgentWait) -> None:
+        """An `agent` step waits for one named agent: woken when that agent becomes eligible."""
+        await self._wait(request.interaction_id, request.workflow_id, agent_id=request.agent_id)
+
+    async def _wait(
+        self,
+        interaction_id: int,
+        workflow_id: str,
+        *,
+        queue_id: int | None = None,
+        agent_id: int | None = None,
+    ) -> None:
         async with self._sessions() as session, session.begin():
-            await session.execute(delete(QueueWait).where(QueueWait.interaction_id == request.interaction_id))
+            await session.execute(delete(QueueWait).where(QueueWait.interaction_id == interaction_id))
             session.add(
                 QueueWait(
-                    interaction_id=request.interaction_id,
-                    queue_id=request.queue_id,
-                    workflow_id=request.workflow_id,
+                    interaction_id=interaction_id,
+                    queue_id=queue_id,
+                    agent_id=agent_id,
+                    workflow_id=workflow_id,
                     waiting_since=datetime.now(UTC),
                 )
             )
-            await session.execute(
-                update(Interaction)
-                .where(Interaction.id == request.interaction_id)
-                .values(queue_id=request.queue_id, status=InteractionStatus.open_pending)
-            )
+            if queue_id is not None:
+                await session.execute(
+                    update(Interaction)
+                    .where(Interaction.id == interaction_id)
+                    .values(queue_id=queue_id, status=InteractionStatus.open_pending)
+                )
 
     @activity.defn
     async def leave_queue(self, request: LeaveQueue) -> None:
+        """The interaction waits no longer (for a queue, or for a named agent)."""
         async with self._sessions() as session, session.begin():
             await session.execute(delete(QueueWait).where(QueueWait.interaction_id == request.interaction_id))
 

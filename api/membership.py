@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, BackgroundTasks, status
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 
+from activities.dispatch import wake_waiting
 from api.crud import ListOut, get_or_404, paginate
-from api.deps import AdminUser, PageDep, SessionDep, StaffUser
+from api.deps import AdminUser, PageDep, ServicesDep, SessionDep, StaffUser
 from api.errors import invalid, not_found
 from api.routers.users import UserOut
 from models import Base, User
@@ -38,8 +39,14 @@ def add_member_routes(
 
     @router.post("/{owner_id}/agents", summary=f"Add agents to a {what}")
     async def add_members(
-        owner_id: int, body: MemberIds, _: AdminUser, session: SessionDep
+        owner_id: int,
+        body: MemberIds,
+        _: AdminUser,
+        session: SessionDep,
+        services: ServicesDep,
+        background: BackgroundTasks,
     ) -> dict[str, Any]:
+        """New members may serve what waits already: each is woken after the commit."""
         await get_or_404(session, owner, owner_id, what)
         wanted = set(body.ids)
         found = set((await session.scalars(select(User.id).where(User.id.in_(wanted)))).all())
@@ -47,6 +54,8 @@ def add_member_routes(
             raise invalid({"ids": f"no such users: {', '.join(map(str, missing))}"})
         rows = [{owner_column: owner_id, "user_id": user_id} for user_id in sorted(wanted)]
         await session.execute(insert(link).values(rows).on_conflict_do_nothing())
+        for user_id in sorted(wanted):
+            background.add_task(wake_waiting, services.sessionmaker, services.temporal, user_id)
         return {"added": sorted(wanted)}
 
     @router.delete(

@@ -1,8 +1,10 @@
 """Routing state that the API, the activities and the workflows share through PostgreSQL.
 
 - `Offer`: an interaction offered to an agent until it expires, is accepted, rejected or rescinded.
-- `QueueWait`: the dispatch table, one row per interaction waiting in a queue; when an agent becomes
-  eligible the longest-waiting interaction it can serve (higher queue weight first) is signalled.
+- `QueueWait`: the dispatch table, one row per interaction waiting for an agent: in a queue, or for
+  one named agent (an `agent` step of the plan). When an agent becomes eligible, the interactions
+  waiting for that agent by name are signalled first, then the longest-waiting it can serve through
+  its queues (higher queue weight first).
 - `AgentSession`: one row per open agent event stream, refreshed by heartbeat: an agent whose every
   session went quiet has closed the tab and is not available, whatever its status says.
 - `InteractionEvent`: the interaction's timeline (offers, accepts, plan steps, notes, transfers...).
@@ -15,7 +17,19 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, Index, Select, String, func, select, text
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Select,
+    String,
+    exists,
+    func,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -70,12 +84,17 @@ class Offer(Base):
 
 class QueueWait(Base):
     __tablename__ = "queue_waits"
-    __table_args__ = (Index("ix_queue_waits_queue_since", "queue_id", "waiting_since"),)
+    __table_args__ = (
+        Index("ix_queue_waits_queue_since", "queue_id", "waiting_since"),
+        Index("ix_queue_waits_agent", "agent_id"),
+        CheckConstraint("num_nonnulls(queue_id, agent_id) = 1", name="waits_for_a_queue_or_an_agent"),
+    )
 
     interaction_id: Mapped[int] = mapped_column(
         ForeignKey("interactions.id", ondelete="CASCADE"), primary_key=True
     )
-    queue_id: Mapped[int] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"))
+    queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id", ondelete="CASCADE"))
+    agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     workflow_id: Mapped[str] = mapped_column(String(200))
     waiting_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -100,17 +119,19 @@ class InteractionEvent(Base):
 
 
 def waits_for_agent(agent_id: int, limit: int) -> Select[str]:
-    """Workflow ids of the interactions `agent_id` may serve that wait in a queue: higher queue
-    weight first, then the longest waiting (the order an agent who becomes eligible serves them)."""
+    """Workflow ids of the waiting interactions `agent_id` may serve, in the order an agent who
+    becomes eligible serves them: those waiting for this agent by name, then higher queue weight,
+    then the longest waiting. The agent must belong to the interaction's account, and to the queue."""
+    in_queue = exists().where(QueueAgent.queue_id == QueueWait.queue_id, QueueAgent.user_id == agent_id)
     return (
         select(QueueWait.workflow_id)
-        .join(Queue, Queue.id == QueueWait.queue_id)
-        .join(QueueAgent, (QueueAgent.queue_id == QueueWait.queue_id) & (QueueAgent.user_id == agent_id))
         .join(Interaction, Interaction.id == QueueWait.interaction_id)
         .join(
             AccountAgent,
             (AccountAgent.account_id == Interaction.account_id) & (AccountAgent.user_id == agent_id),
         )
-        .order_by(Queue.weight.desc(), QueueWait.waiting_since)
+        .outerjoin(Queue, Queue.id == QueueWait.queue_id)
+        .where(or_(QueueWait.agent_id == agent_id, in_queue))
+        .order_by(QueueWait.agent_id.is_(None), Queue.weight.desc(), QueueWait.waiting_since)
         .limit(limit)
     )

@@ -30,6 +30,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.messages import MessageActivities, QueueMessage, SendMessage
     from activities.routing import (
         AddTags,
+        AgentWait,
         Assign,
         CloseInteraction,
         ConditionCheck,
@@ -55,6 +56,8 @@ with workflow.unsafe.imports_passed_through():
 # Remember this many recent message ids to drop duplicate signals (retried webhooks).
 SEEN_WINDOW = 500
 IDLE_CHECK = timedelta(hours=1)
+# Patch ids (workflow.patched): each names a change to the commands the workflow emits.
+AGENT_STEP_WAITS = "agent-step-registers-its-wait"
 # A plan that runs this many steps without waiting for anyone is looping: it is stopped.
 MAX_STEPS_WITHOUT_WAIT = 100
 QUICK = timedelta(seconds=30)
@@ -396,8 +399,7 @@ class InteractionWorkflow:
         params = step.params
         match step.application:
             case "agent":
-                deadline = workflow.now() + timedelta(seconds=params["timeout"])
-                await self._hunt(deadline, agent_ids=[params["agent_id"]], per_offer=None, kind="plan_agent")
+                await self._agent_step(params["agent_id"], timedelta(seconds=params["timeout"]))
             case "queue":
                 await self._queue_step(params["queue_id"], timedelta(seconds=params["timeout"]), "queue")
             case "autoreply":
@@ -422,6 +424,24 @@ class InteractionWorkflow:
                     start_to_close_timeout=QUICK,
                 )
         return None
+
+    async def _agent_step(self, agent_id: int, wait: timedelta) -> None:
+        """Offer to one agent while eligible; an agent who is not yet is woken into it by dispatch."""
+        deadline = workflow.now() + wait
+        registered = workflow.patched(AGENT_STEP_WAITS)
+        if registered:
+            await workflow.execute_activity_method(
+                RoutingActivities.wait_for_agent,
+                AgentWait(self._start.interaction_id, agent_id, workflow.info().workflow_id),
+                start_to_close_timeout=QUICK,
+            )
+        await self._hunt(deadline, agent_ids=[agent_id], per_offer=None, kind="plan_agent")
+        if registered and self._state.owner_id is None:
+            await workflow.execute_activity_method(
+                RoutingActivities.leave_queue,
+                LeaveQueue(self._start.interaction_id),
+                start_to_close_timeout=QUICK,
+            )
 
     async def _queue_step(self, queue_id: int, wait: timedelta, kind: str) -> None:
         queue = await workflow.execute_activity_method(

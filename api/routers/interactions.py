@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
-from sqlalchemy import Select, select
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.crud import ListOut, Out, paginate, paginate_rows
@@ -158,7 +158,15 @@ async def get_interaction(interaction_id: int, user: CurrentUser, session: Sessi
 async def list_messages(
     interaction_id: int, user: CurrentUser, session: SessionDep, page: PageDep
 ) -> ListOut[MessageOut]:
-    await visible_interaction(session, interaction_id, user)
+    """The thread, oldest first. The owner reading it marks the interaction read (a supervisor
+    looking on does not); the next inbound message, or a transfer nobody took, marks it unread."""
+    shown = await visible_interaction(session, interaction_id, user)
+    if shown.owner_id == user.id and not shown.read:
+        await session.execute(
+            update(Interaction)
+            .where(Interaction.id == interaction_id, Interaction.owner_id == user.id)
+            .values(read=True)
+        )
     query = select(Message).where(Message.interaction_id == interaction_id).order_by(Message.id)
     count, rows = await paginate(session, query, page)
     return ListOut(count=count, rows=[MessageOut.model_validate(row) for row in rows])

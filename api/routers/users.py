@@ -5,12 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, BackgroundTasks, status
 from pydantic import BaseModel, Field, StringConstraints
 from sqlalchemy import select
 
+from activities.dispatch import wake_waiting
 from api.crud import ListOut, Out, apply_patch, ensure_unreferenced, get_or_404, paginate
-from api.deps import AdminUser, PageDep, SessionDep, StaffUser
+from api.deps import AdminUser, PageDep, ServicesDep, SessionDep, StaffUser
 from api.errors import conflict, invalid
 from api.security import hash_password
 from models import Account, Action, Role, User, UserStatus
@@ -75,7 +76,15 @@ async def get_user(user_id: int, _: StaffUser, session: SessionDep) -> UserOut:
 
 
 @router.api_route("/{user_id}", methods=["PATCH", "PUT"])
-async def update_user(user_id: int, body: UserPatch, me: AdminUser, session: SessionDep) -> UserOut:
+async def update_user(
+    user_id: int,
+    body: UserPatch,
+    me: AdminUser,
+    session: SessionDep,
+    services: ServicesDep,
+    background: BackgroundTasks,
+) -> UserOut:
+    """A changed WhatsApp capacity wakes interactions waiting for this agent (after the commit)."""
     user = await get_or_404(session, User, user_id, "user")
     if user.id == me.id and body.role not in (None, Role.admin):
         raise conflict("you cannot take the admin role from yourself", {"role": "would lock you out"})
@@ -85,6 +94,8 @@ async def update_user(user_id: int, body: UserPatch, me: AdminUser, session: Ses
         user.password_hash = hash_password(body.password)
     apply_patch(user, body, exclude=frozenset({"password"}))
     await session.flush()
+    if "whatsapp_capacity" in body.model_fields_set:
+        background.add_task(wake_waiting, services.sessionmaker, services.temporal, user.id)
     return UserOut.model_validate(user)
 
 

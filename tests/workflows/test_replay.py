@@ -28,7 +28,7 @@ async def keep_history(client: Client, workflow_id: str, name: str) -> None:
 
 async def test_saved_histories_replay_on_the_current_code():
     files = sorted(HISTORIES.glob("*.json"))
-    assert len(files) >= 3, "the recorded histories are missing"
+    assert len(files) >= 4, "the recorded histories are missing"
     replayer = Replayer(workflows=[InteractionWorkflow])
     for path in files:
         result = await replayer.replay_workflow(WorkflowHistory.from_json(path.stem, path.read_text()))

@@ -134,6 +134,7 @@ async def test_agent_step_times_out_then_the_queue_rings_everyone(
     attributes = {pair.key.name: pair.value for pair in description.typed_search_attributes}
     assert attributes["ShareAgent"] == str(ann.id)
     assert attributes["ShareStatus"] == "open"
+    await keep_history(temporal_env.client, interaction["workflow_id"], "agent_step_then_queue")
 
 
 async def test_two_agents_accepting_at_once_make_one_owner(api, client, admin, fakes, worker, temporal_env):
@@ -532,3 +533,7 @@ async def test_a_transfer_nobody_takes_returns_unread(api, client, admin, fakes,
 
     assert await wait_for(returned)
     await keep_history(temporal_env.client, interaction["workflow_id"], "transfer_returned")
+    assert (await client.get(f"{path}/messages", headers=admin)).status_code == 200
+    assert not (await client.get(path, headers=admin)).json()["read"]  # a supervisor looking on
+    assert (await client.get(f"{path}/messages", headers=ann.headers)).status_code == 200
+    assert (await client.get(path, headers=admin)).json()["read"]  # the owner has read it
