@@ -40,5 +40,6 @@ def build_activities(
         media.record_media_failure,
         messages.queue_message,
         messages.send_message,
+        messages.record_send_failure,
         *(getattr(routing, name) for name in ROUTING_ACTIVITIES),
     ]

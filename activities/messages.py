@@ -10,12 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.common import ProviderAccess, load_provider_account, retryable
-from domain.delivery import advances
+from domain.delivery import advances, failure_text
 from models import (
     Contact,
     DeliveryStatus,
@@ -45,6 +45,14 @@ class QueueMessage:
 
 
 @dataclass
+class SendFailure:
+    """The send was retried until the policy gave up (provider or network down for long)."""
+
+    message_id: int
+    reason: str
+
+
+@dataclass
 class SendOutcome:
     status: DeliveryStatus
     provider_message_id: str | None = None
@@ -63,9 +71,7 @@ class MessageActivities:
             if message is None or message.direction is not Direction.outbound:
                 raise ApplicationError(f"no outbound message {request.message_id}", non_retryable=True)
             if message.provider_message_id is not None or message.status is DeliveryStatus.failed:
-                return SendOutcome(
-                    message.status, message.provider_message_id, message.error_code, message.error_text
-                )
+                return _outcome(message)
             mobile = await session.scalar(
                 select(Contact.mobile)
                 .join(Interaction, Interaction.contact_id == Contact.id)
@@ -78,7 +84,6 @@ class MessageActivities:
                 text=message.text,
                 media_url=(message.media or {}).get("url"),
                 template=Template(**template) if template else None,
-                idempotency_key=f"shareline-message-{message.id}",
             )
         try:
             result = await PROVIDERS[account.type].send(
@@ -89,6 +94,21 @@ class MessageActivities:
                 raise retryable(error) from error
             return await self._record(request.message_id, None, error)
         return await self._record(request.message_id, result.provider_message_id, None)
+
+    @activity.defn
+    async def record_send_failure(self, request: SendFailure) -> None:
+        """Mark a message still queued as failed, so the agent sees it and may retry it."""
+        async with self._access.sessions() as session, session.begin():
+            await session.execute(
+                update(Message)
+                .where(Message.id == request.message_id, Message.status == DeliveryStatus.queued)
+                .values(
+                    status=DeliveryStatus.failed,
+                    error_code="send_gave_up",
+                    error_text=request.reason[:1000],
+                    status_at=datetime.now(UTC),
+                )
+            )
 
     @activity.defn
     async def queue_message(self, request: QueueMessage) -> int:
@@ -124,7 +144,7 @@ class MessageActivities:
             if error is not None:
                 message.status = DeliveryStatus.failed
                 message.error_code = error.code
-                message.error_text = error.text[:1000]
+                message.error_text = (failure_text(error.code, error.text) or "")[:1000]
                 message.status_at = now
             else:
                 message.provider_message_id = provider_id
@@ -149,6 +169,9 @@ class MessageActivities:
                     await session.execute(
                         delete(PendingStatus).where(PendingStatus.id.in_([p.id for p in early]))
                     )
-            return SendOutcome(
-                message.status, message.provider_message_id, message.error_code, message.error_text
-            )
+            return _outcome(message)
+
+
+def _outcome(message: Message) -> SendOutcome:
+    assert message.status is not None  # outbound messages always have one
+    return SendOutcome(message.status, message.provider_message_id, message.error_code, message.error_text)

@@ -19,6 +19,7 @@ from temporalio.client import Client
 from activities.dispatch import wake_waiting
 from domain.conditions import Condition, condition_holds
 from domain.templating import render
+from domain.templating import variables as template_variables
 from models import (
     Account,
     AccountAgent,
@@ -646,18 +647,7 @@ async def _context(session: AsyncSession, interaction_id: int, queue_id: int | N
     ).one()
     _, account, contact = row
     queue = await session.get(Queue, queue_id) if queue_id is not None else None
-    variables: dict[str, Any] = {
-        "account": {"id": account.id, "name": account.name, "key": account.key, "phone": account.phone},
-        "contact": {
-            "id": contact.id,
-            "first_name": contact.first_name,
-            "last_name": contact.last_name,
-            "mobile": contact.mobile,
-            "email": contact.email,
-        },
-    }
-    if queue is not None:
-        variables["queue"] = {"id": queue.id, "name": queue.name}
+    variables = template_variables(account, contact, queue=queue)
     return {"account_row": account, "variables": variables}
 
 

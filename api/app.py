@@ -25,6 +25,7 @@ from api.routers import (
     operations,
     pauses,
     queues,
+    replies,
     routing,
     users,
     webhooks,
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         webhooks.router,
         interactions.router,
         routing.router,
+        replies.router,
     ):
         app.include_router(router)
     logging.getLogger("httpx").setLevel(logging.WARNING)

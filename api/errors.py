@@ -1,4 +1,4 @@
-"""One error shape for every failure: ``{"error": {"code", "message", "fields"?}}``.
+"""One error shape for every failure: ``{"error": {"code", "message", "fields"?, "details"?}}``.
 
 `AppError` is what code raises on purpose. Request validation, HTTP errors raised by Starlette and
 database constraint violations that slip past the explicit checks (two requests racing for one
@@ -26,13 +26,19 @@ log = logging.getLogger(__name__)
 
 class AppError(Exception):
     def __init__(
-        self, status_code: int, code: str, message: str, fields: Mapping[str, str] | None = None
+        self,
+        status_code: int,
+        code: str,
+        message: str,
+        fields: Mapping[str, str] | None = None,
+        details: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
         self.message = message
         self.fields = dict(fields) if fields else None
+        self.details = dict(details) if details else None  # facts a client acts on (a deadline...)
 
 
 def not_found(what: str, ident: object) -> AppError:
@@ -84,17 +90,23 @@ def pydantic_error(exc: ValidationError, prefix: Sequence[str | int] = ()) -> Ap
 
 
 def _render(
-    status_code: int, code: str, message: str, fields: Mapping[str, str] | None = None
+    status_code: int,
+    code: str,
+    message: str,
+    fields: Mapping[str, str] | None = None,
+    details: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
     body: dict[str, Any] = {"code": code, "message": message}
     if fields:
         body["fields"] = dict(fields)
+    if details:
+        body["details"] = dict(details)
     return JSONResponse({"error": body}, status_code=status_code)
 
 
 async def _app_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
-    return _render(exc.status_code, exc.code, exc.message, exc.fields)
+    return _render(exc.status_code, exc.code, exc.message, exc.fields, exc.details)
 
 
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:

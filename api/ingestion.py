@@ -8,7 +8,7 @@ each that only moves a message's status forward; none of this touches Temporal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
-from domain.delivery import ADVANCES_FROM
+from domain.delivery import ADVANCES_FROM, failure_text
 from models import (
     MEDIA_TYPES,
     Account,
@@ -129,7 +129,8 @@ async def mark_signalled(session: AsyncSession, message_ids: list[int]) -> None:
 
 async def apply_statuses(session: AsyncSession, account_id: int, statuses: list[StatusUpdate]) -> None:
     now = datetime.now(UTC)
-    for status in statuses:
+    for received in statuses:
+        status = replace(received, error_text=failure_text(received.error_code, received.error_text))
         result = await session.execute(
             update(Message)
             .where(

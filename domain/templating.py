@@ -7,6 +7,8 @@ from typing import Any
 import chevron
 from chevron.tokenizer import ChevronError, tokenize
 
+from models import Account, Contact, Queue, User
+
 DEFAULT_NOTIFICATION_TEMPLATE = (
     "Account: {{account.name}} {{#queue}}Queue: {{queue.name}} {{/queue}}From: {{contact.mobile}}"
 )
@@ -24,3 +26,24 @@ def check_mustache(template: str) -> str:
 
 def render(template: str, variables: dict[str, Any]) -> str:
     return str(chevron.render(template, variables))
+
+
+def variables(
+    account: Account, contact: Contact, agent: User | None = None, queue: Queue | None = None
+) -> dict[str, Any]:
+    """The mustache variables of notifications, canned answers and recontact parameters."""
+    values: dict[str, Any] = {
+        "account": {"id": account.id, "name": account.name, "key": account.key, "phone": account.phone},
+        "contact": {
+            "id": contact.id,
+            "first_name": contact.first_name,
+            "last_name": contact.last_name,
+            "mobile": contact.mobile,
+            "email": contact.email,
+        },
+    }
+    if agent is not None:
+        values["agent"] = {"id": agent.id, "username": agent.username, "full_name": agent.full_name}
+    if queue is not None:
+        values["queue"] = {"id": queue.id, "name": queue.name}
+    return values

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
+    CheckConstraint,
     ColumnElement,
     DateTime,
     ForeignKey,
@@ -39,6 +40,7 @@ class InteractionStatus(StrEnum):
 class Direction(StrEnum):
     inbound = "in"
     outbound = "out"
+    internal = "internal"  # an agent's note in the thread: never sent, has no delivery status
 
 
 class MessageType(StrEnum):
@@ -122,6 +124,7 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "provider_message_id", name="uq_messages_account_provider_id"),
         Index("ix_messages_interaction_id", "interaction_id", "id"),
+        CheckConstraint("(direction = 'internal') = (status IS NULL)", name="notes_have_no_status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -135,7 +138,7 @@ class Message(Base):
     media: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     provider_message_id: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[DeliveryStatus] = mapped_column(enum_column(DeliveryStatus))
+    status: Mapped[DeliveryStatus | None] = mapped_column(enum_column(DeliveryStatus))
     error_code: Mapped[str | None] = mapped_column(String(50))
     error_text: Mapped[str | None] = mapped_column(Text)
     sender_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))

@@ -103,7 +103,6 @@ class OutboundMessage:
     text: str = ""
     media_url: str | None = None
     template: Template | None = None
-    idempotency_key: str | None = None
 
     @property
     def media_kind(self) -> str:
@@ -143,6 +142,7 @@ class SendError(Exception):
 class Provider(ABC):
     type: ProviderType
     content_types: frozenset[str] = frozenset({"application/json"})
+    templates: bool = True  # can send approved templates (the only thing allowed outside the window)
 
     @abstractmethod
     def verify(self, request: WebhookRequest, account: ProviderAccount, now: datetime) -> str | None:

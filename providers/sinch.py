@@ -53,6 +53,7 @@ def signature(secret: str, body: bytes, nonce: str, timestamp: str) -> str:
 
 class SinchProvider(Provider):
     type = ProviderType.sinch_v2
+    templates = False
 
     def __init__(self) -> None:
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}  # (auth base, key id) → (token, expiry)

@@ -1,16 +1,20 @@
-"""`make bench`: webhook ingestion throughput on the embedded stack.
+"""`make bench`: webhook ingestion throughput and offer latency on the embedded stack.
 
 Starts a fresh embedded stack (PostgreSQL, Temporal dev server, API, worker) in .bench/stack,
-creates a Meta account with an app secret, then, three times:
+creates a Meta account with an app secret and no action plan, then, three times:
   - inbound: MESSAGES signed Meta webhooks, one text message each, from CONTACTS contacts (each
     stored, its interaction found or created, signal-with-start to its workflow), CONCURRENCY at once;
   - statuses: STATUSES signed `delivered` callbacks for stored outbound messages (one UPDATE each).
-Prints each run and the medians; writes .bench/ingestion.json.
+Then offer latency, on a second Meta account whose plan is one `queue` step (a beepall queue of one
+online agent holding its event stream open): OFFERS first messages from new contacts, one at a
+time, each timed from posting the webhook to the agent's stream delivering its `offer` event.
+Prints each run, the medians and the latency median and p95; writes .bench/ingestion.json.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import json
@@ -34,6 +38,9 @@ STATUSES = 1800
 CONCURRENCY = 16
 APP_SECRET = "bench-app-secret"  # noqa: S105 (a throwaway stack of its own)
 ADMIN_PASSWORD = "bench-admin-password"  # noqa: S105
+AGENT_PASSWORD = "bench-agent-password"  # noqa: S105
+OFFERS = 200
+OFFER_WAIT_SECONDS = 30
 OUT = Path(".bench")
 
 
@@ -49,6 +56,23 @@ def _envelope(value: dict[str, Any]) -> dict[str, Any]:
         "object": "whatsapp_business_account",
         "entry": [{"id": "w", "changes": [{"field": "messages", "value": value}]}],
     }
+
+
+def _text_message(mobile: str, wamid: str, name: str, text: str) -> dict[str, Any]:
+    """The `value` of a Meta webhook carrying one text message from `mobile`."""
+    return {
+        "contacts": [{"profile": {"name": name}, "wa_id": mobile}],
+        "messages": [
+            {"from": mobile, "id": wamid, "timestamp": "1732442400", "type": "text", "text": {"body": text}}
+        ],
+    }
+
+
+async def _call(http: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], body: Any) -> Any:
+    response = await http.request(method, url, json=body, headers=headers)
+    if response.is_error:
+        raise RuntimeError(f"{method} {url}: HTTP {response.status_code} {response.text}")
+    return response.json()
 
 
 async def _blast(http: httpx.AsyncClient, path: str, bodies: list[tuple[bytes, dict[str, str]]]) -> float:
@@ -75,23 +99,12 @@ async def _run(http: httpx.AsyncClient, path: str, account_id: int, dsn: str) ->
     inbound = [
         _signed(
             _envelope(
-                {
-                    "contacts": [
-                        {
-                            "profile": {"name": f"Bench {i % CONTACTS}"},
-                            "wa_id": f"1555{tag[:4]}{i % CONTACTS:04d}",
-                        }
-                    ],
-                    "messages": [
-                        {
-                            "from": f"1555{tag[:4]}{i % CONTACTS:04d}",
-                            "id": f"wamid.{tag}.{i}",
-                            "timestamp": "1732442400",
-                            "type": "text",
-                            "text": {"body": f"message {i}"},
-                        }
-                    ],
-                }
+                _text_message(
+                    f"1555{tag[:4]}{i % CONTACTS:04d}",
+                    f"wamid.{tag}.{i}",
+                    f"Bench {i % CONTACTS}",
+                    f"message {i}",
+                )
             )
         )
         for i in range(MESSAGES)
@@ -128,39 +141,145 @@ async def _run(http: httpx.AsyncClient, path: str, account_id: int, dsn: str) ->
     return messages_per_second, statuses_per_second
 
 
-async def _measure(stack: EmbeddedStack) -> list[tuple[float, float]]:
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=60) as http:
-        login = await http.post("/api/auth/login", json={"username": "admin", "password": ADMIN_PASSWORD})
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
-        contact_list = (await http.post("/api/cm/lists", json={"name": "Bench"}, headers=headers)).json()
-        account = (
-            await http.post(
-                "/api/whatsapp/accounts",
-                headers=headers,
-                json={
-                    "name": "Bench",
-                    "key": "BENCH",
-                    "list_id": contact_list["id"],
-                    "type": "meta",
-                    "phone": "15550001111",
-                    "credentials": {
-                        "account_sid": "w",
-                        "auth_token": "t",
-                        "app_id": "a",
-                        "phone_number_id": "1",
-                        "app_secret": APP_SECRET,
-                    },
-                },
+async def _meta_account(
+    http: httpx.AsyncClient, admin: dict[str, str], list_id: int, name: str, key: str, phone: str
+) -> tuple[int, str]:
+    """A Meta account whose webhooks are signed with APP_SECRET: its id and its receive URL's path."""
+    account = await _call(
+        http,
+        "POST",
+        "/api/whatsapp/accounts",
+        admin,
+        {
+            "name": name,
+            "key": key,
+            "list_id": list_id,
+            "type": "meta",
+            "phone": phone,
+            "credentials": {
+                "account_sid": "w",
+                "auth_token": "t",
+                "app_id": "a",
+                "phone_number_id": "1",
+                "app_secret": APP_SECRET,
+            },
+        },
+    )
+    return account["id"], "/" + account["receive_url"].split("://", 1)[1].split("/", 1)[1]
+
+
+async def _agent_behind_a_queue(http: httpx.AsyncClient, admin: dict[str, str], account_id: int) -> str:
+    """An online agent, the only member of the account and of a beepall queue that is the account's
+    whole plan: its access token. Pending offers do not count against capacity (owned interactions
+    do), so the default capacity takes every offer."""
+    agent = await _call(
+        http, "POST", "/api/users", admin, {"username": "bench-agent", "password": AGENT_PASSWORD}
+    )
+    queue = await _call(http, "POST", "/api/whatsapp/queues", admin, {"name": "Bench", "strategy": "beepall"})
+    await _call(http, "POST", f"/api/whatsapp/accounts/{account_id}/agents", admin, {"ids": [agent["id"]]})
+    await _call(http, "POST", f"/api/whatsapp/queues/{queue['id']}/agents", admin, {"ids": [agent["id"]]})
+    # Longer than the whole measurement: no offer expires (and is rescinded) while it runs.
+    plan = [{"application": "queue", "params": {"queue_id": queue["id"], "timeout": 3600}}]
+    await _call(http, "PUT", f"/api/whatsapp/accounts/{account_id}/actions", admin, plan)
+    login = {"username": "bench-agent", "password": AGENT_PASSWORD}
+    token: str = (await _call(http, "POST", "/api/auth/login", {}, login))["access_token"]
+    await _call(
+        http, "PUT", "/api/agents/me/status", {"Authorization": f"Bearer {token}"}, {"status": "online"}
+    )
+    return token
+
+
+async def _watch_offers(
+    http: httpx.AsyncClient,
+    token: str,
+    ready: asyncio.Future[None],
+    arrivals: dict[str, asyncio.Future[float]],
+) -> None:
+    """Read the agent's event stream: resolve `ready` on its first event, and each contact's future
+    in `arrivals` with the perf_counter() at which its `offer` event was read."""
+    async with http.stream(
+        "GET", "/api/agents/me/events", params={"access_token": token}, timeout=httpx.Timeout(10, read=None)
+    ) as response:
+        response.raise_for_status()
+        name = ""
+        async for line in response.aiter_lines():
+            if line.startswith("event: "):
+                name = line.removeprefix("event: ")
+            elif line.startswith("data: "):
+                read_at = time.perf_counter()
+                if not ready.done():
+                    ready.set_result(None)
+                if name == "offer":
+                    mobile = json.loads(line.removeprefix("data: "))["contact"]["mobile"]
+                    arrival = arrivals.get(mobile)
+                    if arrival is not None and not arrival.done():
+                        arrival.set_result(read_at)
+
+
+async def _within_wait(awaited: asyncio.Future[Any], watcher: asyncio.Task[None], what: str) -> None:
+    """Wait up to OFFER_WAIT_SECONDS for `awaited`; if the event stream ends first, fail with its error."""
+    await asyncio.wait({awaited, watcher}, timeout=OFFER_WAIT_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+    if awaited.done():
+        return
+    if watcher.done():
+        watcher.result()
+        raise RuntimeError(f"the agent's event stream ended before {what}")
+    raise RuntimeError(f"no {what} within {OFFER_WAIT_SECONDS} s")
+
+
+async def _offer_latencies(http: httpx.AsyncClient, path: str, token: str) -> list[float]:
+    """OFFERS first messages from new contacts, posted one at a time so that each is timed alone,
+    not behind a queue of others: for each, the milliseconds from posting its webhook to reading
+    its `offer` event on the agent's stream."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    arrivals: dict[str, asyncio.Future[float]] = {}
+    watcher = asyncio.create_task(_watch_offers(http, token, ready, arrivals))
+    try:
+        await _within_wait(ready, watcher, "its first event")
+        latencies = []
+        for i in range(OFFERS):
+            mobile = f"1666{i:07d}"
+            arrival = arrivals[mobile] = loop.create_future()
+            raw, headers = _signed(
+                _envelope(_text_message(mobile, f"wamid.offer.{i}", f"Offer {i}", "hello"))
             )
-        ).json()
-        path = account["receive_url"].split("://", 1)[1].split("/", 1)[1]
+            started = time.perf_counter()
+            response = await http.post(path, content=raw, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"the webhook from {mobile} failed: HTTP {response.status_code}")
+            await _within_wait(arrival, watcher, f"offer for {mobile}")
+            latencies.append((arrival.result() - started) * 1000)
+        return latencies
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+async def _measure(stack: EmbeddedStack) -> tuple[list[tuple[float, float]], list[float]]:
+    """The ingestion runs (messages/s, statuses/s each), then the offer latencies (ms)."""
+    async with httpx.AsyncClient(base_url=stack.api_url, timeout=60) as http:
+        login = await _call(
+            http, "POST", "/api/auth/login", {}, {"username": "admin", "password": ADMIN_PASSWORD}
+        )
+        admin = {"Authorization": f"Bearer {login['access_token']}"}
+        contact_list = await _call(http, "POST", "/api/cm/lists", admin, {"name": "Bench"})
+        account_id, path = await _meta_account(
+            http, admin, contact_list["id"], "Bench", "BENCH", "15550001111"
+        )
         dsn = stack.settings.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://")
         results = []
         for number in range(1, RUNS + 1):
-            messages, statuses = await _run(http, f"/{path}", account["id"], dsn)
+            messages, statuses = await _run(http, path, account_id, dsn)
             print(f"run {number}: {messages:7.1f} inbound messages/s   {statuses:7.1f} status callbacks/s")
             results.append((messages, statuses))
-        return results
+        # A second account, so the ingestion runs above stay plan-free and comparable with earlier ones.
+        account_id, path = await _meta_account(
+            http, admin, contact_list["id"], "Bench offers", "BOFR", "15550002222"
+        )
+        token = await _agent_behind_a_queue(http, admin, account_id)
+        return results, await _offer_latencies(http, path, token)
 
 
 def main() -> None:
@@ -179,9 +298,9 @@ def main() -> None:
         stack.start()
         print(
             f"{MESSAGES} inbound webhooks ({CONTACTS} contacts) and {STATUSES} status callbacks per run,"
-            f" {CONCURRENCY} concurrent"
+            f" {CONCURRENCY} concurrent; then {OFFERS} offers, one at a time"
         )
-        results = asyncio.run(_measure(stack))
+        results, latencies = asyncio.run(_measure(stack))
     finally:
         stack.stop()
     messages = statistics.median(result[0] for result in results)
@@ -190,10 +309,28 @@ def main() -> None:
         f"median of {RUNS}: {messages:.1f} inbound messages/s, {statuses:.1f} status callbacks/s "
         f"(statuses are {statuses / messages:.1f}x cheaper)"
     )
+    latency = statistics.median(latencies)
+    # The 19th of 20-quantiles, statistics' default 'exclusive' method: interpolated at rank 0.95 * (n + 1).
+    p95 = statistics.quantiles(latencies, n=20)[18]
+    print(
+        f"offer latency (webhook posted to `offer` event read) over {OFFERS} interactions:"
+        f" median {latency:.1f} ms, p95 {p95:.1f} ms"
+    )
     OUT.mkdir(exist_ok=True)
     (OUT / "ingestion.json").write_text(
         json.dumps(
-            {"runs": results, "median_messages_per_s": messages, "median_statuses_per_s": statuses}, indent=2
+            {
+                "runs": results,
+                "median_messages_per_s": messages,
+                "median_statuses_per_s": statuses,
+                "offer_latency_ms": {
+                    "interactions": OFFERS,
+                    "median": latency,
+                    "p95": p95,
+                    "samples": latencies,
+                },
+            },
+            indent=2,
         )
     )
 

@@ -12,6 +12,7 @@ All waiting is durable timers in this workflow; all I/O is in activities (activi
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from workflows.signals import AgentAvailable, MessageArrived
 with workflow.unsafe.imports_passed_through():
     from activities.common import PROVIDER_REJECTED
     from activities.media import MediaActivities, MediaFailure, StoreMedia
-    from activities.messages import MessageActivities, QueueMessage, SendMessage
+    from activities.messages import MessageActivities, QueueMessage, SendFailure, SendMessage
     from activities.routing import (
         AddTags,
         AgentWait,
@@ -103,6 +104,14 @@ class InteractionState:
     autoreplied_steps: list[int] = field(default_factory=list)
     transfer: TransferRequest | None = None
     closed: bool = False
+    outbox: list[int] = field(default_factory=list)  # stored outbound messages, sent in this order
+
+
+@dataclass
+class Outgoing:
+    """A stored, queued outbound message for the workflow to send (after those before it)."""
+
+    message_id: int
 
 
 @dataclass
@@ -155,6 +164,7 @@ class InteractionWorkflow:
         self._state = start.state or InteractionState()
         self._changes = 0  # bumped by every handler that changes what a wait waits for
         self._agent_available = False
+        self._sender: asyncio.Task[None] | None = None
 
     # Handlers -------------------------------------------------------------------------------------
 
@@ -238,6 +248,18 @@ class InteractionWorkflow:
         self._state.transfer = request
         self._changes += 1
 
+    @workflow.update
+    def send(self, outgoing: Outgoing) -> None:
+        """Take a stored message into the outbox; the answer comes before the provider call."""
+        if outgoing.message_id not in self._state.outbox:
+            self._state.outbox.append(outgoing.message_id)
+        self._start_sender()
+
+    @send.validator
+    def _validate_send(self, outgoing: Outgoing) -> None:
+        if self._state.closed:
+            raise ValueError("the interaction is closed")
+
     @transfer.validator
     def _validate_transfer(self, request: TransferRequest) -> None:
         if self._state.closed:
@@ -264,6 +286,8 @@ class InteractionWorkflow:
 
     @workflow.run
     async def run(self, start: InteractionInput) -> InteractionResult:
+        if self._state.outbox:  # carried over continue-as-new
+            self._start_sender()
         while not self._state.closed:
             with suppress(TimeoutError):  # nothing arrived for a while: a chance to continue-as-new
                 await workflow.wait_condition(
@@ -286,12 +310,44 @@ class InteractionWorkflow:
                 else:
                     await self._reach_owner(self._state.owner_id, arrived_now)
             if workflow.info().is_continue_as_new_suggested() and not self._state.closed:
-                await workflow.wait_condition(workflow.all_handlers_finished)
+                await workflow.wait_condition(self._settled)
                 workflow.continue_as_new(
                     InteractionInput(start.interaction_id, start.account_id, start.contact_id, self._state)
                 )
-        await workflow.wait_condition(workflow.all_handlers_finished)
+        await workflow.wait_condition(self._settled)
         return InteractionResult(start.interaction_id, self._state.messages_handled)
+
+    def _settled(self) -> bool:
+        return workflow.all_handlers_finished() and not self._state.outbox
+
+    # The outbox -----------------------------------------------------------------------------------
+
+    def _start_sender(self) -> None:
+        if self._sender is None or self._sender.done():
+            self._sender = asyncio.create_task(self._send_outbox())
+
+    async def _send_outbox(self) -> None:
+        """Send queued messages one at a time, in order. A permanent provider refusal is recorded
+        on the message by the activity (the agent may retry it); routing never waits on this."""
+        while self._state.outbox:
+            message_id = self._state.outbox[0]
+            try:
+                await self._send(message_id)
+            except ActivityError as error:
+                await workflow.execute_activity_method(
+                    MessageActivities.record_send_failure,
+                    SendFailure(message_id, str(error.cause or error)),
+                    start_to_close_timeout=QUICK,
+                )
+            self._state.outbox.pop(0)
+
+    async def _send(self, message_id: int) -> None:
+        await workflow.execute_activity_method(
+            MessageActivities.send_message,
+            SendMessage(message_id),
+            start_to_close_timeout=QUICK,
+            retry_policy=SEND_RETRY,
+        )
 
     # The action plan ------------------------------------------------------------------------------
 
@@ -568,12 +624,7 @@ class InteractionWorkflow:
             start_to_close_timeout=QUICK,
         )
         try:
-            await workflow.execute_activity_method(
-                MessageActivities.send_message,
-                SendMessage(message_id),
-                start_to_close_timeout=QUICK,
-                retry_policy=SEND_RETRY,
-            )
+            await self._send(message_id)
         except ActivityError as error:  # the failure is on the message; routing goes on
             await self._event("autoreply_failed", {"step": step.step, "reason": str(error.cause or error)})
 

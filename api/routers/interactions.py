@@ -69,7 +69,7 @@ class MessageOut(Out):
     media: dict[str, Any] | None
     payload: dict[str, Any]
     provider_message_id: str | None
-    status: DeliveryStatus
+    status: DeliveryStatus | None  # None for internal notes
     error_code: str | None
     error_text: str | None
     sender_id: int | None

@@ -61,7 +61,7 @@ async def accept(
     try:
         accepted = await handle.execute_update(InteractionWorkflow.accept, OfferAnswer(user.id))
     except (WorkflowUpdateFailedError, RPCError) as error:
-        raise _update_error(error) from error
+        raise update_error(error) from error
     return AcceptedOut(interaction_id=accepted.interaction_id, owner_id=accepted.agent_id)
 
 
@@ -74,11 +74,11 @@ async def reject(
     try:
         await handle.execute_update(InteractionWorkflow.reject, OfferAnswer(user.id))
     except (WorkflowUpdateFailedError, RPCError) as error:
-        raise _update_error(error) from error
+        raise update_error(error) from error
     return {"rejected": True}
 
 
-def _update_error(error: WorkflowUpdateFailedError | RPCError, refusal: AppError = OFFER_GONE) -> AppError:
+def update_error(error: WorkflowUpdateFailedError | RPCError, refusal: AppError = OFFER_GONE) -> AppError:
     if isinstance(error, WorkflowUpdateFailedError):
         return refusal
     if error.status is RPCStatusCode.NOT_FOUND:  # the workflow has completed
@@ -116,7 +116,7 @@ async def close(
     try:
         await handle.execute_update(InteractionWorkflow.close, request)
     except (WorkflowUpdateFailedError, RPCError) as error:
-        raise _update_error(error, NOT_CLOSABLE) from error
+        raise update_error(error, NOT_CLOSABLE) from error
     return {"status": "closed"}
 
 
@@ -196,5 +196,5 @@ async def transfer(
     try:
         await handle.execute_update(InteractionWorkflow.transfer, request)
     except (WorkflowUpdateFailedError, RPCError) as error:
-        raise _update_error(error, NOT_TRANSFERABLE) from error
+        raise update_error(error, NOT_TRANSFERABLE) from error
     return {"transferring_to": body.model_dump(exclude_none=True), "timeout": timeout}

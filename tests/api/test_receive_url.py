@@ -292,6 +292,7 @@ async def test_status_callbacks_move_outbound_messages_forward_only(api, client,
         m for m in await messages_of(client, admin, interaction_id) if m["provider_message_id"] == "SMOUT2"
     )
     assert (late["status"], late["error_code"]) == ("failed", "63016")
+    assert late["error_text"].startswith("outside the 24-hour customer service window")
 
 
 async def test_interactions_are_read_by_role_and_membership(api, client, admin, fakes):

@@ -1,0 +1,240 @@
+"""Agent replies through the HTTP API, the interaction's workflow and each provider's fake API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.activities.test_send import INBOUND
+from tests.helpers import db, wait_for
+from tests.webhooks import make_account, post_twilio
+from tests.workflows.test_routing import Agent, go_online, offered, the_interaction
+
+CONTACT = "393331234567"
+SEND_ROUTE = {
+    "twilio": "twilio.send",
+    "meta": "meta.send",
+    "sinch_v2": "sinch.send",
+    "kaleyra": "kaleyra.send",
+}
+
+
+@dataclass
+class Owned:
+    account: dict[str, Any]
+    interaction: dict[str, Any]
+    ann: Agent  # the owner
+    bob: Agent  # another agent of the account
+    path: str
+
+
+async def owned(api, client, admin, fakes, temporal_env, provider: str = "twilio") -> Owned:
+    """An account of `provider`; the contact writes and ann accepts the interaction."""
+    account = await make_account(api, admin, fakes, provider)
+    agents = [Agent(*(await api.user(admin, name))) for name in ("ann", "bob")]
+    ann, bob = agents
+    ids = [agent.id for agent in agents]
+    await client.post(f"/api/whatsapp/accounts/{account['id']}/agents", json={"ids": ids}, headers=admin)
+    plan = [{"application": "agent", "params": {"agent_id": ann.id, "timeout": 60}}]
+    assert (
+        await client.put(f"/api/whatsapp/accounts/{account['id']}/actions", json=plan, headers=admin)
+    ).status_code == 200
+    await go_online(client, ann)
+    post, body = INBOUND[provider]
+    assert (await post(client, account, body())).status_code == 200
+    interaction = await the_interaction(client, admin, mobile=CONTACT)
+    await offered(temporal_env, interaction, {ann.id})
+    path = f"/api/whatsapp/interactions/{interaction['id']}"
+    assert (await client.post(f"{path}/accept", headers=ann.headers)).status_code == 200
+    return Owned(account, interaction, ann, bob, path)
+
+
+async def settled(client, floor: Owned, message_id: int, status: str = "sent") -> dict[str, Any]:
+    """The message once its status is `status` (the workflow sends in the background)."""
+
+    async def found():
+        rows = (await client.get(f"{floor.path}/messages", headers=floor.ann.headers)).json()["rows"]
+        message = next(row for row in rows if row["id"] == message_id)
+        return message if message["status"] == status else None
+
+    return await wait_for(found)
+
+
+@pytest.mark.parametrize("provider", ["twilio", "meta", "sinch_v2", "kaleyra"])
+async def test_a_reply_is_stored_queued_then_sent_by_the_provider(
+    api, client, admin, fakes, worker, temporal_env, provider
+):
+    floor = await owned(api, client, admin, fakes, temporal_env, provider)
+    response = await client.post(f"{floor.path}/messages", json={"text": "Ciao!"}, headers=floor.ann.headers)
+    assert response.status_code == 202, response.text
+    queued = response.json()
+    assert (queued["status"], queued["direction"], queued["sender_id"]) == ("queued", "out", floor.ann.id)
+
+    sent = await settled(client, floor, queued["id"])
+    assert sent["provider_message_id"]
+    (request,) = fakes.of(SEND_ROUTE[provider])
+    assert "Ciao!" in str(request.body)
+    assert CONTACT in str(request.body)
+
+
+async def test_replies_go_out_in_the_order_they_were_written(api, client, admin, fakes, worker, temporal_env):
+    floor = await owned(api, client, admin, fakes, temporal_env)
+    ids = []
+    for text in ("one", "two", "three", "four"):
+        response = await client.post(f"{floor.path}/messages", json={"text": text}, headers=floor.ann.headers)
+        ids.append(response.json()["id"])
+    for message_id in ids:
+        await settled(client, floor, message_id)
+    assert [request.body["Body"] for request in fakes.of("twilio.send")] == ["one", "two", "three", "four"]
+
+
+async def test_a_media_reply_and_who_may_send(api, client, admin, fakes, worker, temporal_env):
+    floor = await owned(api, client, admin, fakes, temporal_env)
+    refused = await client.post(f"{floor.path}/messages", json={"text": "mine?"}, headers=floor.bob.headers)
+    assert refused.status_code == 403
+    media = {"media_url": "https://cdn.example.com/menu.pdf", "caption": "Our menu"}
+    response = await client.post(f"{floor.path}/messages", json=media, headers=admin)  # a supervisor may
+    assert response.status_code == 202, response.text
+    assert response.json()["type"] == "document"
+    await settled(client, floor, response.json()["id"])
+    (request,) = fakes.of("twilio.send")
+    assert (request.body["MediaUrl"], request.body["Body"]) == (
+        "https://cdn.example.com/menu.pdf",
+        "Our menu",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "field_hint"),
+    [
+        ({}, "exactly one of text, media_url or template"),
+        ({"text": "a", "template": {"name": "t"}}, "exactly one"),
+        ({"caption": "alone", "text": "a"}, "caption goes with media_url"),
+        ({"media_url": "ftp://example.com/a.png"}, "media_url"),
+        ({"text": ""}, "text"),
+    ],
+)
+async def test_bad_replies_are_refused_and_nothing_is_stored(
+    api, client, admin, fakes, worker, temporal_env, settings, body, field_hint
+):
+    floor = await owned(api, client, admin, fakes, temporal_env)
+    response = await client.post(f"{floor.path}/messages", json=body, headers=floor.ann.headers)
+    assert response.status_code == 422
+    assert field_hint in str(response.json()["error"])
+    with db(settings) as conn:
+        assert conn.execute("SELECT count(*) FROM messages WHERE direction = 'out'").fetchone() == (0,)
+
+
+def _age_the_window(settings, interaction_id: int) -> None:
+    with db(settings) as conn:
+        conn.execute(
+            "UPDATE interactions SET last_inbound_at = now() - interval '25 hours' WHERE id = %s",
+            (interaction_id,),
+        )
+
+
+async def test_outside_the_window_free_text_is_refused_before_any_provider_call(
+    api, client, admin, fakes, worker, temporal_env, settings
+):
+    floor = await owned(api, client, admin, fakes, temporal_env, "meta")
+    _age_the_window(settings, floor.interaction["id"])
+    for body in ({"text": "still there?"}, {"media_url": "https://cdn.example.com/a.jpg"}):
+        response = await client.post(f"{floor.path}/messages", json=body, headers=floor.ann.headers)
+        assert response.status_code == 409
+        error = response.json()["error"]
+        assert error["code"] == "outside_service_window"
+        assert error["details"]["window_closed_at"]
+    template = {"name": "order_update", "language": "it", "parameters": ["42"]}
+    response = await client.post(
+        f"{floor.path}/messages", json={"template": template}, headers=floor.ann.headers
+    )
+    assert response.status_code == 202, response.text
+    await settled(client, floor, response.json()["id"])
+    (request,) = fakes.of("meta.send")  # the refused ones never reached the provider
+    assert request.body["type"] == "template"
+    assert request.body["template"]["name"] == "order_update"
+
+
+async def test_sinch_accounts_cannot_send_templates(api, client, admin, fakes, worker, temporal_env):
+    floor = await owned(api, client, admin, fakes, temporal_env, "sinch_v2")
+    response = await client.post(
+        f"{floor.path}/messages", json={"template": {"name": "t"}}, headers=floor.ann.headers
+    )
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "templates_unsupported"
+    recontact = await client.post(f"{floor.path}/recontact", headers=floor.ann.headers)
+    assert recontact.status_code == 409
+    assert recontact.json()["error"]["code"] == "recontact_unavailable"
+
+
+async def test_recontact_sends_the_accounts_template_rendered(
+    api, client, admin, fakes, worker, temporal_env, settings
+):
+    floor = await owned(api, client, admin, fakes, temporal_env, "meta")
+    template = {
+        "name": "come_back",
+        "language": "it",
+        "parameters": ["{{contact.mobile}}", "{{agent.username}}"],
+    }
+    assert (
+        await client.patch(
+            f"/api/whatsapp/accounts/{floor.account['id']}",
+            json={"recontact_template": template},
+            headers=admin,
+        )
+    ).status_code == 200
+    _age_the_window(settings, floor.interaction["id"])
+    response = await client.post(f"{floor.path}/recontact", headers=floor.ann.headers)
+    assert response.status_code == 202, response.text
+    await settled(client, floor, response.json()["id"])
+    (request,) = fakes.of("meta.send")
+    parameters = request.body["template"]["components"][0]["parameters"]
+    assert [p["text"] for p in parameters] == [CONTACT, "ann"]
+
+
+async def test_a_refused_send_shows_the_providers_reason_and_retry_really_resends(
+    api, client, admin, fakes, worker, temporal_env
+):
+    floor = await owned(api, client, admin, fakes, temporal_env)
+    fakes.fail_next["twilio.send"].append(
+        (400, {"code": 21211, "message": "The 'To' number is not a valid phone number.", "status": 400}, {})
+    )
+    response = await client.post(f"{floor.path}/messages", json={"text": "hello?"}, headers=floor.ann.headers)
+    failed = await settled(client, floor, response.json()["id"], "failed")
+    assert failed["error_code"] == "21211"
+    assert "not a valid phone number" in failed["error_text"]
+
+    not_failed = await client.post(f"{floor.path}/messages/{failed['id']}/retry", headers=floor.ann.headers)
+    retried = await client.post(f"{floor.path}/messages/{failed['id']}/retry", headers=floor.ann.headers)
+    assert not_failed.status_code == 202, not_failed.text
+    assert retried.status_code == 409  # queued or sent by now: never two sends
+    sent = await settled(client, floor, failed["id"])
+    assert sent["error_code"] is None
+    assert [request.body["Body"] for request in fakes.of("twilio.send")] == ["hello?", "hello?"]
+    assert sent["payload"]["attempt"] == 1
+
+
+async def test_a_late_window_error_marks_the_reply_failed_with_that_reason(
+    api, client, admin, fakes, worker, temporal_env
+):
+    floor = await owned(api, client, admin, fakes, temporal_env)
+    response = await client.post(f"{floor.path}/messages", json={"text": "late"}, headers=floor.ann.headers)
+    sent = await settled(client, floor, response.json()["id"])
+    callback = {
+        "MessageSid": sent["provider_message_id"],
+        "MessageStatus": "undelivered",
+        "ErrorCode": "63016",
+    }
+    assert (await post_twilio(client, floor.account, callback)).status_code == 200
+    failed = await settled(client, floor, sent["id"], "failed")
+    assert failed["error_text"].startswith("outside the 24-hour customer service window")
+
+
+async def test_nothing_is_sent_in_a_closed_interaction(api, client, admin, fakes, worker, temporal_env):
+    floor = await owned(api, client, admin, fakes, temporal_env)
+    assert (await client.post(f"{floor.path}/close", json={}, headers=floor.ann.headers)).status_code == 200
+    response = await client.post(f"{floor.path}/messages", json={"text": "bye"}, headers=floor.ann.headers)
+    assert response.status_code == 409
+    assert response.json()["error"]["code"] == "interaction_closed"
