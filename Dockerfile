@@ -17,6 +17,7 @@ COPY settings.py worker.py ./
 COPY api ./api
 COPY activities ./activities
 COPY domain ./domain
+COPY integrations ./integrations
 COPY models ./models
 COPY providers ./providers
 COPY stack ./stack

@@ -42,7 +42,7 @@ from models import (
     UserStatus,
 )
 from models.events import notify_agents
-from models.interaction import Direction, open_count
+from models.interaction import Direction, change_tags, open_count
 from models.interval import interval_contains
 
 
@@ -446,9 +446,7 @@ class RoutingActivities:
     @activity.defn
     async def add_tags(self, request: AddTags) -> None:
         async with self._sessions() as session, session.begin():
-            interaction = await session.get(Interaction, request.interaction_id, with_for_update=True)
-            if interaction is not None:
-                interaction.tags = list(dict.fromkeys([*interaction.tags, *request.tags]))
+            await change_tags(session, request.interaction_id, add=request.tags)
 
     @activity.defn
     async def condition_holds(self, request: ConditionCheck) -> bool:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import httpx
 from fastapi import FastAPI
 from temporalio.client import Client
 
@@ -20,6 +21,7 @@ from api.routers import (
     agents,
     auth,
     contacts,
+    interaction_tools,
     interactions,
     intervals,
     operations,
@@ -50,6 +52,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         key = settings.secret_key.get_secret_value()
         events = AgentEventHub(settings.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://"))
         await events.start()
+        http = httpx.AsyncClient(timeout=settings.http_timeout_seconds)
         app.state.services = Services(
             settings=settings,
             engine=engine,
@@ -58,10 +61,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             secrets=SecretBox(key),
             tokens=TokenSigner(key, timedelta(minutes=settings.access_token_minutes)),
             events=events,
+            http=http,
         )
         try:
             yield
         finally:
+            await http.aclose()
             await events.stop()
             await engine.dispose()
 
@@ -90,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         interactions.router,
         routing.router,
         replies.router,
+        interaction_tools.router,
     ):
         app.include_router(router)
     logging.getLogger("httpx").setLevel(logging.WARNING)

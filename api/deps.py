@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import httpx
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -30,6 +31,7 @@ class Services:
     secrets: SecretBox
     tokens: TokenSigner
     events: AgentEventHub
+    http: httpx.AsyncClient  # calls to Vidaoo and the assistant's model
 
 
 def get_services(request: Request) -> Services:

@@ -7,6 +7,7 @@ so a webhook delivered many times stores one row.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -26,6 +27,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
 from models.base import Base, enum_column
@@ -175,3 +177,16 @@ class PendingStatus(Base):
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), index=True
     )
+
+
+async def change_tags(
+    session: AsyncSession, interaction_id: int, add: Sequence[str] = (), remove: Sequence[str] = ()
+) -> list[str] | None:
+    """The one tag store: plan `tag` steps and agents both change tags here (row locked, order
+    kept, no duplicates). Returns the new tags, or None if the interaction is gone."""
+    interaction = await session.get(Interaction, interaction_id, with_for_update=True)
+    if interaction is None:
+        return None
+    dropped = set(remove)
+    interaction.tags = [tag for tag in dict.fromkeys([*interaction.tags, *add]) if tag not in dropped]
+    return interaction.tags

@@ -107,6 +107,7 @@ def fakes(fake_server: FakeProviders) -> FakeProviders:
     fake_server.requests.clear()
     fake_server.fail_next.clear()
     fake_server.revoked_tokens.clear()
+    fake_server.hang_next.clear()
     return fake_server
 
 
@@ -118,6 +119,7 @@ def settings(
         twilio_api_base=f"{fakes.base_url}/twilio",
         meta_graph_base=f"{fakes.base_url}/graph",
         sinch_auth_base=f"{fakes.base_url}/sinch-auth",
+        vidaoo_api_base=f"{fakes.base_url}/vidaoo",
         database_url=database_url,
         env="development",
         temporal_address=temporal_env.client.service_client.config.target_host,

@@ -96,22 +96,22 @@ async def reply(
     interaction_id: int, body: ReplyIn, user: CurrentUser, session: SessionDep, services: ServicesDep
 ) -> MessageOut:
     """Queue a reply; its status moves to sent, delivered, read or failed as the provider reports."""
-    interaction, account = await _sendable(session, interaction_id, user)
+    interaction, account = await sendable(session, interaction_id, user)
     if body.template is None:
-        _inside_window(interaction)
+        inside_window(interaction)
     else:
         _takes_templates(account)
     if body.text is not None:
-        message = _outbound(interaction, user, MessageType.text, body.text)
+        message = outbound(interaction, user, MessageType.text, body.text)
     elif body.media_url is not None:
         url = str(body.media_url)
-        message = _outbound(interaction, user, media_type_for(guess_mime(url)), body.caption or "")
+        message = outbound(interaction, user, media_type_for(guess_mime(url)), body.caption or "")
         message.media = {"url": url}
     else:
         assert body.template is not None
-        message = _outbound(interaction, user, MessageType.template, f"[template {body.template.name}]")
+        message = outbound(interaction, user, MessageType.template, f"[template {body.template.name}]")
         message.payload["template"] = body.template.model_dump()
-    return await _send(session, services, interaction, message)
+    return await send(session, services, interaction, message)
 
 
 @router.post(
@@ -124,7 +124,7 @@ async def recontact(
 ) -> MessageOut:
     """Send the account's recontact template (Meta and Kaleyra accounts), its parameters rendered
     with the contact's, agent's and account's mustache variables: the way back in after the window."""
-    interaction, account = await _sendable(session, interaction_id, user)
+    interaction, account = await sendable(session, interaction_id, user)
     template = account.recontact_template
     if not template:
         raise conflict(
@@ -137,9 +137,9 @@ async def recontact(
     assert contact is not None
     values = variables(account, contact, agent=user)
     rendered = {**template, "parameters": [render(p, values) for p in template.get("parameters", [])]}
-    message = _outbound(interaction, user, MessageType.template, f"[template {template['name']}]")
+    message = outbound(interaction, user, MessageType.template, f"[template {template['name']}]")
     message.payload.update(template=rendered, origin="recontact")
-    return await _send(session, services, interaction, message)
+    return await send(session, services, interaction, message)
 
 
 @router.post(
@@ -151,7 +151,7 @@ async def retry(
     interaction_id: int, message_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
 ) -> MessageOut:
     """Send a failed outbound message again (`payload.attempt` counts the retries)."""
-    interaction, _ = await _sendable(session, interaction_id, user)
+    interaction, _ = await sendable(session, interaction_id, user)
     message = await session.get(Message, message_id, with_for_update=True)
     if (
         message is None
@@ -164,29 +164,34 @@ async def retry(
             f"only a failed message can be retried; this one is {message.status}", code="not_failed"
         )
     if message.type is not MessageType.template:
-        _inside_window(interaction)
+        inside_window(interaction)
     message.status, message.status_at = DeliveryStatus.queued, datetime.now(UTC)
     message.error_code = message.error_text = message.provider_message_id = None
     message.payload = {**message.payload, "attempt": int(message.payload.get("attempt", 0)) + 1}
     message.sender_id = user.id
-    return await _send(session, services, interaction, message, retried=True)
+    return await send(session, services, interaction, message, retried=True)
 
 
-async def _sendable(session: SessionDep, interaction_id: int, user: User) -> tuple[Interaction, Account]:
-    """The interaction (locked) and its account, if `user` may send in it: its owner, or staff."""
+async def workable(session: SessionDep, interaction_id: int, user: User) -> tuple[Interaction, Account]:
+    """The interaction (locked) and its account, if `user` may work it: its owner, or staff."""
     await visible_interaction(session, interaction_id, user)  # 404 for what the caller may not see
     interaction = await session.get(Interaction, interaction_id, with_for_update=True)
     assert interaction is not None
     if user.role is Role.agent and interaction.owner_id != user.id:
-        raise forbidden("only the agent who owns the interaction (or a supervisor) may send in it")
-    if interaction.status is InteractionStatus.closed:
-        raise NOT_SENDABLE
+        raise forbidden("only the agent who owns the interaction (or a supervisor) may do this")
     account = await session.get(Account, interaction.account_id)
     assert account is not None
     return interaction, account
 
 
-def _inside_window(interaction: Interaction) -> None:
+async def sendable(session: SessionDep, interaction_id: int, user: User) -> tuple[Interaction, Account]:
+    interaction, account = await workable(session, interaction_id, user)
+    if interaction.status is InteractionStatus.closed:
+        raise NOT_SENDABLE
+    return interaction, account
+
+
+def inside_window(interaction: Interaction) -> None:
     last = interaction.last_inbound_at
     closed_at = last + SERVICE_WINDOW if last is not None else None
     if closed_at is None or closed_at <= datetime.now(UTC):
@@ -205,7 +210,7 @@ def _takes_templates(account: Account) -> None:
         raise conflict(f"{account.type.value} accounts cannot send templates", code="templates_unsupported")
 
 
-def _outbound(interaction: Interaction, user: User, kind: MessageType, text: str) -> Message:
+def outbound(interaction: Interaction, user: User, kind: MessageType, text: str) -> Message:
     return Message(
         account_id=interaction.account_id,
         interaction_id=interaction.id,
@@ -218,7 +223,7 @@ def _outbound(interaction: Interaction, user: User, kind: MessageType, text: str
     )
 
 
-async def _send(
+async def send(
     session: SessionDep,
     services: ServicesDep,
     interaction: Interaction,

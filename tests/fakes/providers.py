@@ -1,7 +1,9 @@
-"""Fake Twilio, Meta Graph, Sinch and Kaleyra APIs on loopback, speaking their wire formats.
+"""Fake Twilio, Meta Graph, Sinch and Kaleyra APIs, a fake Vidaoo and a fake OpenAI-compatible
+chat-completions endpoint, on loopback, speaking their wire formats.
 
 Every request is recorded (path, headers, parsed body) so tests assert what Shareline sent.
-A test scripts failures by pushing (status, json body, headers) onto `fail_next[route]`.
+A test scripts failures by pushing (status, json body, headers) onto `fail_next[route]`, and
+a hang by putting seconds in `hang_next[route]`.
 Credentials are checked the way the real APIs check them; a wrong one gets the real error shape.
 """
 
@@ -39,10 +41,13 @@ class FakeProviders:
     meta_token: str = "meta-access-token"
     sinch_key: tuple[str, str] = ("key-1", "sinch-key-secret")
     kaleyra_key: str = "kaleyra-api-key"
+    vidaoo_key: str = "vidaoo-api-key"
+    llm_key: str = "llm-api-key"
     requests: list[Recorded] = field(default_factory=list)
     fail_next: dict[str, deque[tuple[int, Any, dict[str, str]]]] = field(
         default_factory=lambda: defaultdict(deque)
     )
+    hang_next: dict[str, float] = field(default_factory=dict)
     issued_tokens: list[str] = field(default_factory=list)
     revoked_tokens: set[str] = field(default_factory=set)
     base_url: str = ""
@@ -57,6 +62,10 @@ class FakeProviders:
 
     def of(self, route: str) -> list[Recorded]:
         return [r for r in self.requests if r.route == route]
+
+    async def _scripted_hang(self, route: str) -> None:
+        if route in self.hang_next:
+            await asyncio.sleep(self.hang_next.pop(route))
 
     def _scripted(self, route: str) -> Response | None:
         if self.fail_next[route]:
@@ -182,6 +191,41 @@ class FakeProviders:
             return Response(status_code=401)
         return Response(MEDIA_BYTES, media_type="image/png")
 
+    # Vidaoo ---------------------------------------------------------------------------------------
+    async def vidaoo_meeting(self, request: Request) -> Response:
+        recorded = await self._record("vidaoo.meeting", request)
+        if request.headers.get("authorization") != f"Bearer {self.vidaoo_key}":
+            return JSONResponse({"message": "Invalid API token"}, status_code=401)
+        await self._scripted_hang("vidaoo.meeting")
+        if scripted := self._scripted("vidaoo.meeting"):
+            return scripted
+        number = self.next_id()
+        topic = recorded.body["topic"]
+        return JSONResponse(
+            {"id": f"meet-{number}", "topic": topic,
+             "host_url": f"https://meet.vidaoo.test/{number}?role=host",
+             "guest_url": f"https://meet.vidaoo.test/{number}"},
+            status_code=201,
+        )  # fmt: skip
+
+    # OpenAI-compatible chat completions ----------------------------------------------------------
+    async def chat_completions(self, request: Request) -> Response:
+        recorded = await self._record("llm.chat", request)
+        if request.headers.get("authorization") != f"Bearer {self.llm_key}":
+            return JSONResponse(
+                {"error": {"message": "Incorrect API key provided", "type": "invalid_request_error"}},
+                status_code=401,
+            )
+        await self._scripted_hang("llm.chat")
+        if scripted := self._scripted("llm.chat"):
+            return scripted
+        last = recorded.body["messages"][-1]["content"]
+        return JSONResponse(
+            {"id": f"chatcmpl-{self.next_id()}", "object": "chat.completion", "model": recorded.body["model"],
+             "choices": [{"index": 0, "finish_reason": "stop",
+                          "message": {"role": "assistant", "content": f"Suggested reply to: {last}"}}]}
+        )  # fmt: skip
+
     def app(self) -> Starlette:
         return Starlette(
             routes=[
@@ -195,6 +239,8 @@ class FakeProviders:
                 Route("/kaleyra/v2/{sid}/whatsapp/{number}/messages", self.kaleyra_send, methods=["POST"]),
                 Route("/kaleyra-media/{name}", self.kaleyra_media),
                 Route("/media/{name}", self.plain_media),
+                Route("/vidaoo/api/v1/meetings", self.vidaoo_meeting, methods=["POST"]),
+                Route("/llm/v1/chat/completions", self.chat_completions, methods=["POST"]),
             ]
         )
 
