@@ -29,6 +29,7 @@ from api.routers import (
     queues,
     replies,
     routing,
+    uploads,
     users,
     webhooks,
 )
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         routing.router,
         replies.router,
         interaction_tools.router,
+        uploads.router,
     ):
         app.include_router(router)
     logging.getLogger("httpx").setLevel(logging.WARNING)

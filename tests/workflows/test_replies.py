@@ -238,3 +238,41 @@ async def test_nothing_is_sent_in_a_closed_interaction(api, client, admin, fakes
     response = await client.post(f"{floor.path}/messages", json={"text": "bye"}, headers=floor.ann.headers)
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "interaction_closed"
+
+
+async def test_an_uploaded_file_is_sent_by_a_url_only_the_provider_knows(
+    api, client, admin, fakes, worker, temporal_env, settings
+):
+    floor = await owned(api, client, admin, fakes, temporal_env)
+    content = b"%PDF-1.7 a small menu"
+    response = await client.post(
+        f"{floor.path}/messages/upload",
+        files={"file": ("menu.pdf", content, "application/pdf")},
+        data={"caption": "Our menu"},
+        headers=floor.ann.headers,
+    )
+    assert response.status_code == 202, response.text
+    assert response.json()["type"] == "document"
+    await settled(client, floor, response.json()["id"])
+    (request,) = fakes.of("twilio.send")
+    url = request.body["MediaUrl"]
+    assert url.startswith(floor.account["motion_domain"]) and request.body["Body"] == "Our menu"
+    path = url.removeprefix(floor.account["motion_domain"])
+    fetched = await client.get(path)  # the provider has no login
+    assert (fetched.status_code, fetched.content) == (200, content)
+    assert (await client.get(path[:-1] + ("0" if path[-1] != "0" else "1"))).status_code == 404
+
+
+async def test_an_upload_over_the_limit_is_refused_and_nothing_stored(
+    api, client, admin, fakes, worker, temporal_env, settings
+):
+    floor = await owned(api, client, admin, fakes, temporal_env)
+    too_big = b"x" * (settings.media_max_bytes + 1)
+    response = await client.post(
+        f"{floor.path}/messages/upload",
+        files={"file": ("big.bin", too_big, "application/octet-stream")},
+        headers=floor.ann.headers,
+    )
+    assert response.status_code == 413
+    with db(settings) as conn:
+        assert conn.execute("SELECT count(*) FROM messages WHERE direction = 'out'").fetchone() == (0,)
