@@ -25,7 +25,10 @@ def check_mustache(template: str) -> str:
 
 
 def render(template: str, variables: dict[str, Any]) -> str:
-    return str(chevron.render(template, variables))
+    """Plain text, not HTML: what is rendered goes to WhatsApp or an agent's UI (which escapes for
+    itself), so `{{name}}` inserts values as they are, like `{{{name}}}` would."""
+    tokens = [("no escape", key) if kind == "variable" else (kind, key) for kind, key in tokenize(template)]
+    return str(chevron.render(tokens, variables))
 
 
 def variables(

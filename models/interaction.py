@@ -184,7 +184,7 @@ async def change_tags(
 ) -> list[str] | None:
     """The one tag store: plan `tag` steps and agents both change tags here (row locked, order
     kept, no duplicates). Returns the new tags, or None if the interaction is gone."""
-    interaction = await session.get(Interaction, interaction_id, with_for_update=True)
+    interaction = await session.get(Interaction, interaction_id, with_for_update=True, populate_existing=True)
     if interaction is None:
         return None
     dropped = set(remove)

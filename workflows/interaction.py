@@ -7,6 +7,11 @@ close. Offers are answered by the `accept` and `reject` updates: the validator r
 that is not the caller's or has expired, and the handler claims the interaction before its
 first await, so of two agents accepting at once exactly one owns it.
 
+Outbound messages (agent replies, video links) are stored by the API and handed over by the
+`send` update into the outbox, which a task of this workflow sends in order, one at a time, beside
+routing: a slow or failing provider never holds up offers. The outbox is state, so it survives a
+worker crash and moves across continue-as-new.
+
 All waiting is durable timers in this workflow; all I/O is in activities (activities.routing).
 """
 
@@ -59,6 +64,7 @@ SEEN_WINDOW = 500
 IDLE_CHECK = timedelta(hours=1)
 # Patch ids (workflow.patched): each names a change to the commands the workflow emits.
 AGENT_STEP_WAITS = "agent-step-registers-its-wait"
+AUTOREPLY_FAILURE_RECORDED = "autoreply-failure-marks-the-message-failed"
 # A plan that runs this many steps without waiting for anyone is looping: it is stopped.
 MAX_STEPS_WITHOUT_WAIT = 100
 QUICK = timedelta(seconds=30)
@@ -165,6 +171,8 @@ class InteractionWorkflow:
         self._changes = 0  # bumped by every handler that changes what a wait waits for
         self._agent_available = False
         self._sender: asyncio.Task[None] | None = None
+        self._sending = False  # a send activity is in flight
+        self._handing_over = False  # continue-as-new is due: the sender starts nothing new
 
     # Handlers -------------------------------------------------------------------------------------
 
@@ -251,8 +259,10 @@ class InteractionWorkflow:
     @workflow.update
     def send(self, outgoing: Outgoing) -> None:
         """Take a stored message into the outbox; the answer comes before the provider call."""
-        if outgoing.message_id not in self._state.outbox:
-            self._state.outbox.append(outgoing.message_id)
+        # Always appended: a message handed over again (an agent's retry racing the end of the
+        # failed attempt, or a hand-over whose answer was lost) is sent at most once by the
+        # activity, which skips a message that is sent or failed.
+        self._state.outbox.append(outgoing.message_id)
         self._start_sender()
 
     @send.validator
@@ -310,15 +320,21 @@ class InteractionWorkflow:
                 else:
                     await self._reach_owner(self._state.owner_id, arrived_now)
             if workflow.info().is_continue_as_new_suggested() and not self._state.closed:
-                await workflow.wait_condition(self._settled)
-                workflow.continue_as_new(
-                    InteractionInput(start.interaction_id, start.account_id, start.contact_id, self._state)
-                )
-        await workflow.wait_condition(self._settled)
+                # Only the send in flight is awaited; the rest of the outbox moves to the next run.
+                # (No timeout: a timer here would change the commands of runs recorded before.)
+                self._handing_over = True
+                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._sending)
+                if not self._state.closed:
+                    workflow.continue_as_new(
+                        InteractionInput(
+                            start.interaction_id, start.account_id, start.contact_id, self._state
+                        )
+                    )
+                self._handing_over = False
+                self._start_sender()
+        # A closed interaction's last replies still go out before the workflow completes.
+        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._state.outbox)
         return InteractionResult(start.interaction_id, self._state.messages_handled)
-
-    def _settled(self) -> bool:
-        return workflow.all_handlers_finished() and not self._state.outbox
 
     # The outbox -----------------------------------------------------------------------------------
 
@@ -329,17 +345,24 @@ class InteractionWorkflow:
     async def _send_outbox(self) -> None:
         """Send queued messages one at a time, in order. A permanent provider refusal is recorded
         on the message by the activity (the agent may retry it); routing never waits on this."""
-        while self._state.outbox:
+        while self._state.outbox and not self._handing_over:
             message_id = self._state.outbox[0]
+            self._sending = True
             try:
                 await self._send(message_id)
             except ActivityError as error:
-                await workflow.execute_activity_method(
-                    MessageActivities.record_send_failure,
-                    SendFailure(message_id, str(error.cause or error)),
-                    start_to_close_timeout=QUICK,
-                )
-            self._state.outbox.pop(0)
+                await self._record_send_failure(message_id, error)
+            finally:
+                self._sending = False
+                self._state.outbox.pop(0)
+
+    async def _record_send_failure(self, message_id: int, error: ActivityError) -> None:
+        """Retries ran out (provider or network down for long): failed, for the agent to retry."""
+        await workflow.execute_activity_method(
+            MessageActivities.record_send_failure,
+            SendFailure(message_id, str(error.cause or error)),
+            start_to_close_timeout=QUICK,
+        )
 
     async def _send(self, message_id: int) -> None:
         await workflow.execute_activity_method(
@@ -626,6 +649,8 @@ class InteractionWorkflow:
         try:
             await self._send(message_id)
         except ActivityError as error:  # the failure is on the message; routing goes on
+            if workflow.patched(AUTOREPLY_FAILURE_RECORDED):
+                await self._record_send_failure(message_id, error)
             await self._event("autoreply_failed", {"step": step.step, "reason": str(error.cause or error)})
 
     async def _close(self, disposition_id: int | None, actor_id: int | None = None) -> None:

@@ -4,7 +4,8 @@ call and the AI assistant's suggested reply.
 Notes are messages of direction `internal`: in the thread for agents and supervisors, never sent.
 Tags go through `models.interaction.change_tags`, the store the plan's `tag` steps use too.
 Vidaoo and the assistant model are other companies' services: when they fail the agent gets a
-502 (504 on a timeout) naming the service and its reason, and nothing is stored or sent.
+502 (504 on a timeout) naming the service and its reason, and nothing is stored or sent. The
+video call records its event only once the customer's link is handed to the workflow.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from fastapi import APIRouter, Query, status
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
-from api.deps import CurrentUser, ServicesDep, SessionDep
+from api.crud import ListOut, paginate
+from api.deps import CurrentUser, PageDep, ServicesDep, SessionDep
 from api.errors import AppError, conflict
 from api.routers.interactions import MessageOut, visible_interaction
 from api.routers.replies import inside_window, outbound, send, sendable, workable
@@ -97,8 +99,9 @@ async def canned_answers(
     interaction_id: int,
     user: CurrentUser,
     session: SessionDep,
+    page: PageDep,
     search: Annotated[str | None, Query(max_length=100, description="in the name or the text")] = None,
-) -> list[RenderedAnswer]:
+) -> ListOut[RenderedAnswer]:
     """The interaction's account's canned answers (only those), rendered with mustache."""
     shown = await visible_interaction(session, interaction_id, user)
     query = (
@@ -108,10 +111,14 @@ async def canned_answers(
         pattern = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         query = query.where(CannedAnswer.name.ilike(pattern) | CannedAnswer.value.ilike(pattern))
     values = await _variables(session, shown.account_id, shown.contact.id, user)
-    return [
-        RenderedAnswer(id=answer.id, name=answer.name, text=render(answer.value, values))
-        for answer in (await session.scalars(query)).all()
-    ]
+    count, rows = await paginate(session, query, page)
+    return ListOut(
+        count=count,
+        rows=[
+            RenderedAnswer(id=answer.id, name=answer.name, text=render(answer.value, values))
+            for answer in rows
+        ],
+    )
 
 
 class VideoCallOut(BaseModel):
@@ -147,6 +154,9 @@ async def video_call(
         )
     except ExternalServiceError as error:
         raise _external(error) from error
+    message = outbound(interaction, user, MessageType.text, f"Join the video call: {meeting.guest_url}")
+    message.payload["origin"] = "video"
+    sent = await send(session, services, interaction, message)
     session.add(
         InteractionEvent(
             interaction_id=interaction.id,
@@ -155,9 +165,6 @@ async def video_call(
             data={"meeting_id": meeting.id, "join_url": meeting.host_url, "customer_url": meeting.guest_url},
         )
     )
-    message = outbound(interaction, user, MessageType.text, f"Join the video call: {meeting.guest_url}")
-    message.payload["origin"] = "video"
-    sent = await send(session, services, interaction, message)
     return VideoCallOut(
         meeting_id=meeting.id, join_url=meeting.host_url, customer_url=meeting.guest_url, message=sent
     )
@@ -201,15 +208,20 @@ async def assistant(
 
 
 def _assistant_config(account: Account, services: ServicesDep) -> AssistantConfig:
-    """The account's base URL, model and key, each falling back to the settings'."""
+    """The account's endpoint (with its key) or else the settings' (with theirs); the model is the
+    account's or else the settings'."""
     section: dict[str, Any] = account.assistant or {}
     if not section.get("enabled"):
         raise conflict("the assistant is not enabled on this account", code="assistant_disabled")
     settings = services.settings
-    key = services.secrets.open(account.encrypted_secrets).get("assistant.api_key") or (
-        settings.assistant_api_key.get_secret_value() if settings.assistant_api_key else None
-    )
-    base_url = section.get("base_url") or settings.assistant_base_url
+    if section.get("base_url"):  # the account's own endpoint gets the account's own key, never ours
+        base_url, key = (
+            section["base_url"],
+            services.secrets.open(account.encrypted_secrets).get("assistant.api_key"),
+        )
+    else:
+        base_url = settings.assistant_base_url
+        key = settings.assistant_api_key.get_secret_value() if settings.assistant_api_key else None
     model = section.get("model") or settings.assistant_model
     if not base_url or not model:
         raise conflict(

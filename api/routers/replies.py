@@ -5,8 +5,9 @@ A message is stored first (status queued), committed, then handed to the interac
 by its `send` update; the workflow sends its outbox in order through an activity, so a crash
 between store and send sends it once (the activity skips a message that has its provider id
 already; none of the four providers takes a client idempotency key, so a crash in the instant
-between the provider's answer and recording it can still send twice). If the workflow cannot take
-it (closed meanwhile, Temporal down) the stored message is removed again: nothing half-written.
+between the provider's answer and recording it can still send twice). If the workflow refuses it
+(closed meanwhile) the message is removed again; if Temporal cannot be reached it stays queued,
+the call answers 503, and `retry` hands it over again.
 
 Free-form text and media are refused outside the 24-hour customer service window before any
 provider call (409 `outside_service_window`, with when it closed); a template may always go out.
@@ -15,19 +16,18 @@ provider call (409 `outside_service_window`, with when it closed); a template ma
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Self
 
 from fastapi import APIRouter, status
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import delete
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.service import RPCError
 
 from api.deps import CurrentUser, ServicesDep, SessionDep
 from api.errors import AppError, conflict, forbidden, not_found
 from api.routers.interactions import MessageOut, visible_interaction
-from api.routers.routing import update_error
+from api.routers.routing import UPDATE_ERRORS, refused
 from domain.templating import render, variables
 from models import (
     Account,
@@ -54,6 +54,9 @@ router = APIRouter(prefix="/api/whatsapp/interactions", tags=["replies"])
 SERVICE_WINDOW = timedelta(hours=24)
 NOT_SENDABLE = AppError(
     409, "interaction_closed", "the interaction is closed: nothing more can be sent in it"
+)
+SEND_PENDING = AppError(
+    503, "temporal_unavailable", "stored as queued but not yet handed over for sending; retry the message"
 )
 
 
@@ -150,32 +153,47 @@ async def recontact(
 async def retry(
     interaction_id: int, message_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
 ) -> MessageOut:
-    """Send a failed outbound message again (`payload.attempt` counts the retries)."""
+    """Send a failed outbound message again (`payload.attempt` counts the retries), or hand a
+    message still `queued` to the workflow again (after a 503): it is sent once either way."""
     interaction, _ = await sendable(session, interaction_id, user)
-    message = await session.get(Message, message_id, with_for_update=True)
+    message = await session.get(Message, message_id, with_for_update=True, populate_existing=True)
     if (
         message is None
         or message.interaction_id != interaction_id
         or message.direction is not Direction.outbound
     ):
         raise not_found("outbound message of this interaction", message_id)
+    if message.status is DeliveryStatus.queued:
+        return await send(session, services, interaction, message, undo=_fail_unsent)
     if message.status is not DeliveryStatus.failed:
         raise conflict(
-            f"only a failed message can be retried; this one is {message.status}", code="not_failed"
+            f"only a failed or unsent message can be retried; this one is {message.status}", code="not_failed"
         )
     if message.type is not MessageType.template:
         inside_window(interaction)
+    before = {c: getattr(message, c) for c in ("status", "status_at", "error_code", "error_text", "payload")}
     message.status, message.status_at = DeliveryStatus.queued, datetime.now(UTC)
     message.error_code = message.error_text = message.provider_message_id = None
     message.payload = {**message.payload, "attempt": int(message.payload.get("attempt", 0)) + 1}
     message.sender_id = user.id
-    return await send(session, services, interaction, message, retried=True)
+
+    def restore(failed: Message) -> None:
+        for column, value in before.items():
+            setattr(failed, column, value)
+
+    return await send(session, services, interaction, message, undo=restore)
+
+
+def _fail_unsent(message: Message) -> None:
+    message.status = DeliveryStatus.failed
+    message.error_text = "not sent: the interaction was closed first"
 
 
 async def workable(session: SessionDep, interaction_id: int, user: User) -> tuple[Interaction, Account]:
     """The interaction (locked) and its account, if `user` may work it: its owner, or staff."""
     await visible_interaction(session, interaction_id, user)  # 404 for what the caller may not see
-    interaction = await session.get(Interaction, interaction_id, with_for_update=True)
+    # populate_existing: the visibility check loaded the row already; read it again under the lock
+    interaction = await session.get(Interaction, interaction_id, with_for_update=True, populate_existing=True)
     assert interaction is not None
     if user.role is Role.agent and interaction.owner_id != user.id:
         raise forbidden("only the agent who owns the interaction (or a supervisor) may do this")
@@ -229,36 +247,41 @@ async def send(
     interaction: Interaction,
     message: Message,
     *,
-    retried: bool = False,
+    undo: Callable[[Message], None] | None = None,
 ) -> MessageOut:
-    """Commit the queued message, then hand it to the workflow; undo the message if it cannot."""
+    """Commit the queued message (the send activity reads it), then hand it to the workflow.
+
+    Refused (the interaction closed meanwhile): `undo` puts the message back as it was, or a new
+    message is removed; 409. Temporal unreachable, or its answer lost: the message stays queued
+    and the call answers 503; `retry` hands it over again. Commits mid-request on purpose: the
+    worker must see the row, and no lock may be held while Temporal answers.
+    """
     session.add(message)
     await session.flush()
-    kind = "message_retried" if retried else "message_out"
+    kind = "message_out" if undo is None else "message_retried"
     event = InteractionEvent(
         interaction_id=interaction.id, kind=kind, actor_id=message.sender_id, data={"message_id": message.id}
     )
     session.add(event)
-    if not retried:
-        interaction.last_message = message.text[:200]
-        interaction.last_message_at = datetime.now(UTC)
     await session.commit()
     shown = MessageOut.model_validate(message)
-    workflow_id = interaction_workflow_id(interaction.account_id, interaction.contact_id, interaction.id)
-    handle = services.temporal.get_workflow_handle(workflow_id)
+    handle = services.temporal.get_workflow_handle(
+        interaction_workflow_id(interaction.account_id, interaction.contact_id, interaction.id)
+    )
     try:
         await handle.execute_update(InteractionWorkflow.send, Outgoing(message.id))
-    except (WorkflowUpdateFailedError, RPCError) as error:
-        await _undo(session, message, event, retried)
-        raise update_error(error, NOT_SENDABLE) from error
+    except UPDATE_ERRORS as error:
+        if not refused(error):
+            log.warning("message %s stored but not handed to its workflow: %s", message.id, error)
+            raise SEND_PENDING from error
+        await session.execute(delete(InteractionEvent).where(InteractionEvent.id == event.id))
+        if undo is None:
+            await session.execute(delete(Message).where(Message.id == message.id))
+        else:
+            undo(message)
+        await session.commit()
+        raise NOT_SENDABLE from error
+    if undo is None:
+        interaction.last_message = message.text[:200]
+        interaction.last_message_at = datetime.now(UTC)
     return shown
-
-
-async def _undo(session: SessionDep, message: Message, event: InteractionEvent, retried: bool) -> None:
-    await session.execute(delete(InteractionEvent).where(InteractionEvent.id == event.id))
-    if retried:
-        message.status = DeliveryStatus.failed
-        message.error_text = "not retried: the interaction takes no more messages"
-    else:
-        await session.execute(delete(Message).where(Message.id == message.id))
-    await session.commit()

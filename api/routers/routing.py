@@ -13,7 +13,7 @@ from typing import Any, Self
 
 from fastapi import APIRouter, BackgroundTasks
 from pydantic import BaseModel, model_validator
-from temporalio.client import WorkflowUpdateFailedError
+from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.dispatch import wake_waiting
@@ -60,8 +60,8 @@ async def accept(
     handle = services.temporal.get_workflow_handle(interaction.workflow_id)
     try:
         accepted = await handle.execute_update(InteractionWorkflow.accept, OfferAnswer(user.id))
-    except (WorkflowUpdateFailedError, RPCError) as error:
-        raise update_error(error) from error
+    except UPDATE_ERRORS as error:
+        raise _update_error(error) from error
     return AcceptedOut(interaction_id=accepted.interaction_id, owner_id=accepted.agent_id)
 
 
@@ -73,17 +73,26 @@ async def reject(
     handle = services.temporal.get_workflow_handle(interaction.workflow_id)
     try:
         await handle.execute_update(InteractionWorkflow.reject, OfferAnswer(user.id))
-    except (WorkflowUpdateFailedError, RPCError) as error:
-        raise update_error(error) from error
+    except UPDATE_ERRORS as error:
+        raise _update_error(error) from error
     return {"rejected": True}
 
 
-def update_error(error: WorkflowUpdateFailedError | RPCError, refusal: AppError = OFFER_GONE) -> AppError:
+UPDATE_ERRORS = (WorkflowUpdateFailedError, RPCError, WorkflowUpdateRPCTimeoutOrCancelledError)
+
+
+def refused(error: Exception) -> bool:
+    """Whether the workflow said no (validator or handler), or has completed; else Temporal was
+    unreachable or the answer was lost, and the update may or may not have been taken."""
     if isinstance(error, WorkflowUpdateFailedError):
+        return True
+    return isinstance(error, RPCError) and error.status is RPCStatusCode.NOT_FOUND
+
+
+def _update_error(error: Exception, refusal: AppError = OFFER_GONE) -> AppError:
+    if refused(error):
         return refusal
-    if error.status is RPCStatusCode.NOT_FOUND:  # the workflow has completed
-        return refusal
-    log.warning("Temporal refused an offer answer: %s", error.status)
+    log.warning("Temporal did not take an update: %s", error)
     return AppError(503, "temporal_unavailable", "routing is unavailable; try again shortly")
 
 
@@ -115,8 +124,8 @@ async def close(
     handle = services.temporal.get_workflow_handle(interaction.workflow_id)
     try:
         await handle.execute_update(InteractionWorkflow.close, request)
-    except (WorkflowUpdateFailedError, RPCError) as error:
-        raise update_error(error, NOT_CLOSABLE) from error
+    except UPDATE_ERRORS as error:
+        raise _update_error(error, NOT_CLOSABLE) from error
     return {"status": "closed"}
 
 
@@ -133,7 +142,7 @@ async def dispose(
     it had before (and, back online, the interactions waiting for it)."""
     shown = await visible_interaction(session, interaction_id, user)
     await _disposition_of(session, shown.account_id, body.disposition_id)
-    interaction = await session.get(Interaction, interaction_id, with_for_update=True)
+    interaction = await session.get(Interaction, interaction_id, with_for_update=True, populate_existing=True)
     assert interaction is not None
     if interaction.status is not InteractionStatus.closed:
         raise conflict("close the interaction before disposing it", code="not_closed")
@@ -144,7 +153,9 @@ async def dispose(
                                  data={"disposition_id": body.disposition_id}))  # fmt: skip
     restored = None
     owner = (
-        await session.get(User, interaction.owner_id, with_for_update=True) if interaction.owner_id else None
+        await session.get(User, interaction.owner_id, with_for_update=True, populate_existing=True)
+        if interaction.owner_id
+        else None
     )
     if owner is not None and owner.status_before_disposition is not None:
         restored = UserStatus(owner.status_before_disposition)
@@ -195,6 +206,6 @@ async def transfer(
     handle = services.temporal.get_workflow_handle(shown.workflow_id)
     try:
         await handle.execute_update(InteractionWorkflow.transfer, request)
-    except (WorkflowUpdateFailedError, RPCError) as error:
-        raise update_error(error, NOT_TRANSFERABLE) from error
+    except UPDATE_ERRORS as error:
+        raise _update_error(error, NOT_TRANSFERABLE) from error
     return {"transferring_to": body.model_dump(exclude_none=True), "timeout": timeout}

@@ -79,16 +79,27 @@ async def test_canned_answers_are_the_accounts_own_rendered_for_this_interaction
         await client.post(theirs, json={"name": "Secret", "value": "x"}, headers=admin)
     ).status_code == 201
 
-    answers = (await client.get(f"{floor.path}/answers", headers=floor.ann.headers)).json()
+    contact_id = floor.interaction["contact"]["id"]
+    renamed = await client.patch(
+        f"/api/cm/lists/{floor.account['list_id']}/contacts/{contact_id}",
+        json={"first_name": "Rossi & Figli"},
+        headers=admin,
+    )
+    assert renamed.status_code == 200, renamed.text
+    await client.post(mine, json={"name": "Name", "value": "Dear {{contact.first_name}}"}, headers=admin)
+    answers = (await client.get(f"{floor.path}/answers", headers=floor.ann.headers)).json()["rows"]
     assert [(a["name"], a["text"]) for a in answers] == [
         ("Greeting", f"Hello {CONTACT}, ann here"),
         ("Hours", "9 to 5"),
+        ("Name", "Dear Rossi & Figli"),  # plain text, not HTML-escaped
     ]
     found = (
         await client.get(f"{floor.path}/answers", params={"search": "9 TO"}, headers=floor.ann.headers)
-    ).json()
+    ).json()["rows"]
     assert [a["name"] for a in found] == ["Hours"]
-    assert (await client.get(f"{floor.path}/answers", params={"search": "%"}, headers=admin)).json() == []
+    assert (await client.get(f"{floor.path}/answers", params={"search": "%"}, headers=admin)).json()[
+        "rows"
+    ] == []
 
 
 async def enable_video(client, admin, floor) -> None:

@@ -2,7 +2,9 @@
 interactions already running fails here (put it behind `workflow.patched`, see STYLE.md).
 
 To record new histories (after a versioned change), run the routing tests with
-SHARELINE_RECORD_HISTORIES=1; they write tests/workflows/histories/<name>.json.
+SHARELINE_RECORD_HISTORIES=1; they write tests/workflows/histories/<name>.json. Histories recorded
+by older code before a `workflow.patched` change (`*_before_*.json`) are never re-recorded: they
+are what proves the patch keeps old runs replaying.
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -206,14 +207,39 @@ async def test_a_refused_send_shows_the_providers_reason_and_retry_really_resend
     assert failed["error_code"] == "21211"
     assert "not a valid phone number" in failed["error_text"]
 
-    not_failed = await client.post(f"{floor.path}/messages/{failed['id']}/retry", headers=floor.ann.headers)
     retried = await client.post(f"{floor.path}/messages/{failed['id']}/retry", headers=floor.ann.headers)
-    assert not_failed.status_code == 202, not_failed.text
-    assert retried.status_code == 409  # queued or sent by now: never two sends
+    assert retried.status_code == 202, retried.text
+    # At once again: the message is queued (handed over once more) or sent (409); never sent twice.
+    again = await client.post(f"{floor.path}/messages/{failed['id']}/retry", headers=floor.ann.headers)
+    assert again.status_code in (202, 409), again.text
     sent = await settled(client, floor, failed["id"])
     assert sent["error_code"] is None
     assert [request.body["Body"] for request in fakes.of("twilio.send")] == ["hello?", "hello?"]
     assert sent["payload"]["attempt"] == 1
+    late = await client.post(f"{floor.path}/messages/{failed['id']}/retry", headers=floor.ann.headers)
+    assert (late.status_code, late.json()["error"]["code"]) == (409, "not_failed")
+
+
+async def test_a_send_whose_retries_run_out_is_marked_failed_for_the_agent(
+    api, client, admin, fakes, worker, temporal_env
+):
+    floor = await owned(api, client, admin, fakes, temporal_env)
+    for _ in range(20):  # SEND_RETRY's attempts, every one a provider outage
+        fakes.fail_next["twilio.send"].append((503, {"code": 20500, "message": "Service unavailable"}, {}))
+    response = await client.post(
+        f"{floor.path}/messages", json={"text": "anyone?"}, headers=floor.ann.headers
+    )
+    assert response.status_code == 202
+
+    async def gave_up():
+        await temporal_env.sleep(timedelta(minutes=2))  # the retry back-off, skipped
+        rows = (await client.get(f"{floor.path}/messages", headers=floor.ann.headers)).json()["rows"]
+        message = next(row for row in rows if row["id"] == response.json()["id"])
+        return message if message["status"] == "failed" else None
+
+    failed = await wait_for(gave_up, seconds=60)
+    assert failed["error_code"] == "send_gave_up"
+    assert len(fakes.of("twilio.send")) == 20
 
 
 async def test_a_late_window_error_marks_the_reply_failed_with_that_reason(
@@ -260,7 +286,21 @@ async def test_an_uploaded_file_is_sent_by_a_url_only_the_provider_knows(
     path = url.removeprefix(floor.account["motion_domain"])
     fetched = await client.get(path)  # the provider has no login
     assert (fetched.status_code, fetched.content) == (200, content)
+    assert fetched.headers["x-content-type-options"] == "nosniff"
+    assert fetched.headers["content-disposition"].startswith("attachment")
     assert (await client.get(path[:-1] + ("0" if path[-1] != "0" else "1"))).status_code == 404
+    assert (await client.get(path.rsplit("/", 1)[0] + "/%C3%A9")).status_code == 422
+
+
+async def test_an_upload_must_be_a_media_type_whatsapp_takes(api, client, admin, fakes, worker, temporal_env):
+    floor = await owned(api, client, admin, fakes, temporal_env)
+    response = await client.post(
+        f"{floor.path}/messages/upload",
+        files={"file": ("page.html", b"<script>alert(1)</script>", "text/html")},
+        headers=floor.ann.headers,
+    )
+    assert response.status_code == 422
+    assert "file" in response.json()["error"]["fields"]
 
 
 async def test_an_upload_over_the_limit_is_refused_and_nothing_stored(
@@ -270,7 +310,7 @@ async def test_an_upload_over_the_limit_is_refused_and_nothing_stored(
     too_big = b"x" * (settings.media_max_bytes + 1)
     response = await client.post(
         f"{floor.path}/messages/upload",
-        files={"file": ("big.bin", too_big, "application/octet-stream")},
+        files={"file": ("big.pdf", too_big, "application/pdf")},
         headers=floor.ann.headers,
     )
     assert response.status_code == 413

@@ -134,7 +134,6 @@ async def test_agent_step_times_out_then_the_queue_rings_everyone(
     attributes = {pair.key.name: pair.value for pair in description.typed_search_attributes}
     assert attributes["ShareAgent"] == str(ann.id)
     assert attributes["ShareStatus"] == "open"
-    await keep_history(temporal_env.client, interaction["workflow_id"], "agent_step_then_queue")
 
 
 async def test_two_agents_accepting_at_once_make_one_owner(api, client, admin, fakes, worker, temporal_env):
