@@ -116,18 +116,9 @@ class MessageActivities:
         async with self._access.sessions() as session, session.begin():
             interaction = await session.get(Interaction, request.interaction_id, with_for_update=True)
             assert interaction is not None
-            message = Message(
-                account_id=interaction.account_id,
-                interaction_id=interaction.id,
-                direction=Direction.outbound,
-                type=MessageType.text,
-                text=request.text,
-                payload={"origin": request.origin},
-                status=DeliveryStatus.queued,
-            )
+            message = interaction.queued_message(MessageType.text, request.text, request.origin)
             session.add(message)
-            interaction.last_message = request.text[:200]
-            interaction.last_message_at = datetime.now(UTC)
+            interaction.show_last(request.text)
             await session.flush()
             session.add(
                 InteractionEvent(

@@ -1,9 +1,11 @@
-"""Handing stored messages to their interaction's workflow (signal-with-start)."""
+"""Talking to interaction workflows from the API: inbound messages by signal-with-start, and
+telling a refused update from a Temporal that could not be reached."""
 
 from __future__ import annotations
 
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.ingestion import StoredInbound
 from models import Account, InteractionStatus
@@ -38,3 +40,14 @@ async def signal_inbound(temporal: Client, task_queue: str, account: Account, st
         )
     except WorkflowAlreadyStartedError:
         await temporal.get_workflow_handle(workflow_id).signal(ids.MESSAGE_RECEIVED, arrived)
+
+
+UPDATE_ERRORS = (WorkflowUpdateFailedError, RPCError, WorkflowUpdateRPCTimeoutOrCancelledError)
+
+
+def refused(error: Exception) -> bool:
+    """Whether the workflow said no (validator or handler), or has completed; else Temporal was
+    unreachable or the answer was lost, and the update may or may not have been taken."""
+    if isinstance(error, WorkflowUpdateFailedError):
+        return True
+    return isinstance(error, RPCError) and error.status is RPCStatusCode.NOT_FOUND

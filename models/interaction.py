@@ -8,7 +8,7 @@ so a webhook delivered many times stores one row.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -111,6 +111,26 @@ class Interaction(Base):
     last_inbound_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_message: Mapped[str] = mapped_column(String(200), default="")
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    def show_last(self, text: str) -> None:
+        """What the interactions list previews: the latest message, and when."""
+        self.last_message = text[:200]
+        self.last_message_at = datetime.now(UTC)
+
+    def queued_message(
+        self, kind: MessageType, text: str, origin: str, sender_id: int | None = None
+    ) -> Message:
+        """A new outbound message of this interaction, queued for the workflow to send."""
+        return Message(
+            account_id=self.account_id,
+            interaction_id=self.id,
+            direction=Direction.outbound,
+            type=kind,
+            text=text,
+            payload={"origin": origin},
+            status=DeliveryStatus.queued,
+            sender_id=sender_id,
+        )
 
 
 ACTIVE = Interaction.status != InteractionStatus.closed

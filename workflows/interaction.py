@@ -171,7 +171,6 @@ class InteractionWorkflow:
         self._changes = 0  # bumped by every handler that changes what a wait waits for
         self._agent_available = False
         self._sender: asyncio.Task[None] | None = None
-        self._sending = False  # a send activity is in flight
         self._handing_over = False  # continue-as-new is due: the sender starts nothing new
 
     # Handlers -------------------------------------------------------------------------------------
@@ -323,7 +322,9 @@ class InteractionWorkflow:
                 # Only the send in flight is awaited; the rest of the outbox moves to the next run.
                 # (No timeout: a timer here would change the commands of runs recorded before.)
                 self._handing_over = True
-                await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._sending)
+                await workflow.wait_condition(
+                    lambda: workflow.all_handlers_finished() and not self._sender_busy()
+                )
                 if not self._state.closed:
                     workflow.continue_as_new(
                         InteractionInput(
@@ -338,8 +339,11 @@ class InteractionWorkflow:
 
     # The outbox -----------------------------------------------------------------------------------
 
+    def _sender_busy(self) -> bool:
+        return self._sender is not None and not self._sender.done()
+
     def _start_sender(self) -> None:
-        if self._sender is None or self._sender.done():
+        if not self._sender_busy():
             self._sender = asyncio.create_task(self._send_outbox())
 
     async def _send_outbox(self) -> None:
@@ -347,13 +351,11 @@ class InteractionWorkflow:
         on the message by the activity (the agent may retry it); routing never waits on this."""
         while self._state.outbox and not self._handing_over:
             message_id = self._state.outbox[0]
-            self._sending = True
             try:
                 await self._send(message_id)
             except ActivityError as error:
                 await self._record_send_failure(message_id, error)
             finally:
-                self._sending = False
                 self._state.outbox.pop(0)
 
     async def _record_send_failure(self, message_id: int, error: ActivityError) -> None:

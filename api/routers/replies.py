@@ -16,7 +16,6 @@ provider call (409 `outside_service_window`, with when it closed); a template ma
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Self
 
@@ -24,10 +23,11 @@ from fastapi import APIRouter, status
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import delete
 
+from api.account_schemas import RECONTACT_TYPES
 from api.deps import CurrentUser, ServicesDep, SessionDep
+from api.dispatch import UPDATE_ERRORS, refused
 from api.errors import AppError, conflict, forbidden, not_found
 from api.routers.interactions import MessageOut, visible_interaction
-from api.routers.routing import UPDATE_ERRORS, refused
 from domain.templating import render, variables
 from models import (
     Account,
@@ -131,9 +131,9 @@ async def recontact(
     template = account.recontact_template
     if not template:
         raise conflict(
-            f"{account.type.value} accounts have no recontact template"
-            if account.type.value not in {"meta", "kaleyra"}
-            else "this account has no recontact template configured",
+            "this account has no recontact template configured"
+            if account.type in RECONTACT_TYPES
+            else f"{account.type.value} accounts have no recontact template",
             code="recontact_unavailable",
         )
     contact = await session.get(Contact, interaction.contact_id)
@@ -164,29 +164,18 @@ async def retry(
     ):
         raise not_found("outbound message of this interaction", message_id)
     if message.status is DeliveryStatus.queued:
-        return await send(session, services, interaction, message, undo=_fail_unsent)
+        return await send(session, services, interaction, message, handed_before=True)
     if message.status is not DeliveryStatus.failed:
         raise conflict(
             f"only a failed or unsent message can be retried; this one is {message.status}", code="not_failed"
         )
     if message.type is not MessageType.template:
         inside_window(interaction)
-    before = {c: getattr(message, c) for c in ("status", "status_at", "error_code", "error_text", "payload")}
     message.status, message.status_at = DeliveryStatus.queued, datetime.now(UTC)
     message.error_code = message.error_text = message.provider_message_id = None
     message.payload = {**message.payload, "attempt": int(message.payload.get("attempt", 0)) + 1}
     message.sender_id = user.id
-
-    def restore(failed: Message) -> None:
-        for column, value in before.items():
-            setattr(failed, column, value)
-
-    return await send(session, services, interaction, message, undo=restore)
-
-
-def _fail_unsent(message: Message) -> None:
-    message.status = DeliveryStatus.failed
-    message.error_text = "not sent: the interaction was closed first"
+    return await send(session, services, interaction, message, handed_before=True)
 
 
 async def workable(session: SessionDep, interaction_id: int, user: User) -> tuple[Interaction, Account]:
@@ -229,16 +218,7 @@ def _takes_templates(account: Account) -> None:
 
 
 def outbound(interaction: Interaction, user: User, kind: MessageType, text: str) -> Message:
-    return Message(
-        account_id=interaction.account_id,
-        interaction_id=interaction.id,
-        direction=Direction.outbound,
-        type=kind,
-        text=text,
-        payload={"origin": "agent"},
-        status=DeliveryStatus.queued,
-        sender_id=user.id,
-    )
+    return interaction.queued_message(kind, text, "agent", sender_id=user.id)
 
 
 async def send(
@@ -247,18 +227,18 @@ async def send(
     interaction: Interaction,
     message: Message,
     *,
-    undo: Callable[[Message], None] | None = None,
+    handed_before: bool = False,
 ) -> MessageOut:
     """Commit the queued message (the send activity reads it), then hand it to the workflow.
 
-    Refused (the interaction closed meanwhile): `undo` puts the message back as it was, or a new
-    message is removed; 409. Temporal unreachable, or its answer lost: the message stays queued
+    Refused (the interaction closed meanwhile): a new message is removed, one handed over before
+    (a retry) is marked failed; 409. Temporal unreachable, or its answer lost: the message stays queued
     and the call answers 503; `retry` hands it over again. Commits mid-request on purpose: the
     worker must see the row, and no lock may be held while Temporal answers.
     """
     session.add(message)
     await session.flush()
-    kind = "message_out" if undo is None else "message_retried"
+    kind = "message_retried" if handed_before else "message_out"
     event = InteractionEvent(
         interaction_id=interaction.id, kind=kind, actor_id=message.sender_id, data={"message_id": message.id}
     )
@@ -275,13 +255,13 @@ async def send(
             log.warning("message %s stored but not handed to its workflow: %s", message.id, error)
             raise SEND_PENDING from error
         await session.execute(delete(InteractionEvent).where(InteractionEvent.id == event.id))
-        if undo is None:
-            await session.execute(delete(Message).where(Message.id == message.id))
+        if handed_before:
+            message.status = DeliveryStatus.failed
+            message.error_text = "not sent: the interaction was closed first"
         else:
-            undo(message)
+            await session.execute(delete(Message).where(Message.id == message.id))
         await session.commit()
         raise NOT_SENDABLE from error
-    if undo is None:
-        interaction.last_message = message.text[:200]
-        interaction.last_message_at = datetime.now(UTC)
+    if not handed_before:
+        interaction.show_last(message.text)
     return shown

@@ -13,11 +13,10 @@ from typing import Any, Self
 
 from fastapi import APIRouter, BackgroundTasks
 from pydantic import BaseModel, model_validator
-from temporalio.client import WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.service import RPCError, RPCStatusCode
 
 from activities.dispatch import wake_waiting
 from api.deps import CurrentUser, ServicesDep, SessionDep
+from api.dispatch import UPDATE_ERRORS, refused
 from api.errors import AppError, conflict, invalid
 from api.routers.interactions import visible_interaction
 from models import (
@@ -76,17 +75,6 @@ async def reject(
     except UPDATE_ERRORS as error:
         raise _update_error(error) from error
     return {"rejected": True}
-
-
-UPDATE_ERRORS = (WorkflowUpdateFailedError, RPCError, WorkflowUpdateRPCTimeoutOrCancelledError)
-
-
-def refused(error: Exception) -> bool:
-    """Whether the workflow said no (validator or handler), or has completed; else Temporal was
-    unreachable or the answer was lost, and the update may or may not have been taken."""
-    if isinstance(error, WorkflowUpdateFailedError):
-        return True
-    return isinstance(error, RPCError) and error.status is RPCStatusCode.NOT_FOUND
 
 
 def _update_error(error: Exception, refusal: AppError = OFFER_GONE) -> AppError:
