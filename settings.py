@@ -84,6 +84,11 @@ class Settings(BaseSettings):
         raise ValueError("SHARELINE_DATABASE_URL must be a postgresql:// URL")
 
     @property
+    def libpq_url(self) -> str:
+        """The database URL for a plain psycopg connection (LISTEN, outside SQLAlchemy)."""
+        return self.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+    @property
     def media_dir(self) -> Path:
         """Shareline's media store (SHARELINE_MEDIA_PATH, else media/ under the data dir)."""
         return self.media_path or self.data_dir / "media"

@@ -1,16 +1,20 @@
-"""The Temporal worker: hosts Shareline's workflows and activities; SIGTERM drains it gracefully."""
+"""The Temporal worker: hosts Shareline's workflows and activities, and the inbound relay that hands
+stored messages to their workflows. SIGTERM drains it gracefully: polling stops, and activities
+already running get GRACEFUL_SHUTDOWN to finish before they are cancelled (and retried elsewhere)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+from datetime import timedelta
 
 import httpx
 from temporalio.worker import Worker
 
 from activities import build_activities
 from models.db import create_engine, create_sessionmaker
+from relay.inbound import InboundRelay
 from settings import Settings
 from stack.migrate import connect_temporal
 from workflows.interaction import InteractionWorkflow
@@ -18,6 +22,11 @@ from workflows.interaction import InteractionWorkflow
 log = logging.getLogger("shareline.worker")
 
 WORKFLOWS = [InteractionWorkflow]
+# Longer than any provider call takes inside its activity (activities.messages.SEND_DEADLINE), so
+# a deploy never cuts a send in flight; shorter than compose's stop_grace_period (30 s), so the
+# worker exits before it is killed. Longer activities (a large media download) are cancelled and
+# retried by another worker: they are idempotent.
+GRACEFUL_SHUTDOWN = timedelta(seconds=25)
 
 
 async def run(settings: Settings) -> None:
@@ -28,12 +37,18 @@ async def run(settings: Settings) -> None:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    sessions = create_sessionmaker(engine)
+    relay = InboundRelay(settings.libpq_url, sessions, client, settings.temporal_task_queue)
     try:
-        async with Worker(
-            client,
-            task_queue=settings.temporal_task_queue,
-            workflows=WORKFLOWS,
-            activities=build_activities(settings, create_sessionmaker(engine), http, client),
+        async with (
+            Worker(
+                client,
+                task_queue=settings.temporal_task_queue,
+                workflows=WORKFLOWS,
+                activities=build_activities(settings, sessions, http, client),
+                graceful_shutdown_timeout=GRACEFUL_SHUTDOWN,
+            ),
+            relay.running(),
         ):
             log.info("worker polling task queue %s", settings.temporal_task_queue)
             await stop.wait()

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from models import Account
+from models import Account, InteractionEvent
 from models.secrets import SecretBox
 from providers.accounts import provider_account
 from providers.base import Endpoints, ProviderAccount, SendError
@@ -35,6 +38,30 @@ async def load_provider_account(session: AsyncSession, box: SecretBox, account_i
             f"account {account_id} no longer exists", type="AccountGone", non_retryable=True
         )
     return provider_account(account, box)
+
+
+def activity_key(part: str = "") -> str:
+    """The same for every attempt of one scheduled activity and for no other (its run and activity
+    id): the idempotency key of a row it writes, so a retry after a lost completion finds it."""
+    info = activity.info()
+    return f"{info.workflow_run_id}/{info.activity_id}/{part}"
+
+
+async def timeline(
+    session: AsyncSession, interaction_id: int, kind: str, data: dict[str, Any], actor_id: int | None = None
+) -> None:
+    """An event on the interaction's timeline, written once however often the activity runs."""
+    await session.execute(
+        insert(InteractionEvent)
+        .values(
+            interaction_id=interaction_id,
+            kind=kind,
+            actor_id=actor_id,
+            data=data,
+            activity_key=activity_key(kind),
+        )
+        .on_conflict_do_nothing(index_elements=["activity_key"])
+    )
 
 
 def retryable(error: SendError) -> ApplicationError:

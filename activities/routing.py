@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.client import Client
 
+from activities.common import timeline
 from activities.dispatch import wake_waiting
 from domain.conditions import Condition, condition_holds
 from domain.templating import render
@@ -27,7 +28,6 @@ from models import (
     AgentSession,
     Contact,
     Interaction,
-    InteractionEvent,
     InteractionStatus,
     Interval,
     Message,
@@ -41,7 +41,7 @@ from models import (
     User,
     UserStatus,
 )
-from models.events import notify_agents
+from models.events import notify_agents, notify_relay
 from models.interaction import Direction, change_tags, open_count
 from models.interval import interval_contains
 
@@ -164,6 +164,21 @@ class Assign:
     agent_id: int
     offer_id: int
     queue_id: int | None = None
+    check_capacity: bool = False  # offered as eligible: still below capacity?
+
+
+@dataclass
+class Assignment:
+    assigned: bool
+    reason: str = ""  # why not: the offer is gone, or the agent is at capacity
+
+
+@dataclass
+class MoveOn:
+    """Messages signalled to an interaction that closed before it could route them."""
+
+    interaction_id: int
+    message_ids: list[int]
 
 
 @dataclass
@@ -241,6 +256,7 @@ ROUTING_ACTIVITIES = (
     "notify_owner",
     "release",
     "return_to_owner",
+    "move_on",
 )
 
 
@@ -286,15 +302,33 @@ class RoutingActivities:
 
     @activity.defn
     async def make_offers(self, request: MakeOffers) -> Offers:
-        """Offer the interaction to each agent (skipping any who already hold an offer for it)
-        and push each an `offer` event with the account's rendered notification."""
+        """Offer the interaction to each agent and push each an `offer` event with the account's
+        rendered notification. An agent who holds a pending offer for it already keeps that one
+        (a retry of an attempt that committed gets the same offers back); an agent deleted
+        meanwhile is skipped."""
         now = datetime.now(UTC)
         async with self._sessions() as session, session.begin():
             context = await _context(session, request.interaction_id, request.queue_id)
             account = context["account_row"]
             text = render(account.notification_template, context["variables"])
+            held = {
+                offer.agent_id: offer
+                for offer in await session.scalars(
+                    select(Offer).where(
+                        Offer.interaction_id == request.interaction_id,
+                        Offer.agent_id.in_(request.agent_ids),
+                        Offer.status == OfferStatus.pending,
+                    )
+                )
+            }
+            existing = set(await session.scalars(select(User.id).where(User.id.in_(request.agent_ids))))
             made: list[OfferRef] = []
             for agent_id in request.agent_ids:
+                if agent_id in held:
+                    made.append(OfferRef(held[agent_id].id, agent_id, held[agent_id].expires_at))
+                    continue
+                if agent_id not in existing:
+                    continue
                 offer = Offer(
                     interaction_id=request.interaction_id,
                     agent_id=agent_id,
@@ -340,15 +374,33 @@ class RoutingActivities:
                 await notify_agents(session, [agent_id], "offer_rescinded", data)
 
     @activity.defn
-    async def assign(self, request: Assign) -> None:
-        """Make the agent the owner; every other pending offer for the interaction is rescinded."""
+    async def assign(self, request: Assign) -> Assignment:
+        """Make the agent the owner; every other pending offer for the interaction is rescinded.
+        The agent's row is locked, so two accepts of one agent are counted one after the other
+        against its capacity; an agent at capacity gets no interaction, and its offer is
+        rejected. A retry of an attempt that committed finds its offer accepted and does nothing."""
         now = datetime.now(UTC)
         async with self._sessions() as session, session.begin():
-            await session.execute(
-                update(Offer)
-                .where(Offer.id == request.offer_id)
-                .values(status=OfferStatus.accepted, resolved_at=now)
-            )
+            agent = await session.get(User, request.agent_id, with_for_update=True)
+            offer = await session.get(Offer, request.offer_id, with_for_update=True)
+            if offer is not None and offer.status is OfferStatus.accepted and agent is not None:
+                return Assignment(True)
+            if agent is None or offer is None or offer.status is not OfferStatus.pending:
+                return Assignment(False, "the offer is no longer yours")
+            if request.check_capacity:
+                elsewhere = open_count(agent.id).where(Interaction.id != request.interaction_id)
+                if (await session.scalar(elsewhere) or 0) >= agent.whatsapp_capacity:
+                    offer.status, offer.resolved_at = OfferStatus.rejected, now
+                    data = {"offer_id": offer.id, "reason": "at capacity"}
+                    await timeline(session, request.interaction_id, "offer_refused", data, agent.id)
+                    data = {
+                        "interaction_id": request.interaction_id,
+                        "offer_id": offer.id,
+                        "reason": "capacity",
+                    }
+                    await notify_agents(session, [agent.id], "offer_rescinded", data)
+                    return Assignment(False, f"you hold {agent.whatsapp_capacity} interactions already")
+            offer.status, offer.resolved_at = OfferStatus.accepted, now
             others = (
                 await session.execute(
                     update(Offer)
@@ -371,24 +423,17 @@ class RoutingActivities:
             await session.execute(
                 update(Interaction).where(Interaction.id == request.interaction_id).values(**changes)
             )
-            await session.execute(
-                update(User).where(User.id == request.agent_id).values(last_interaction_at=now)
-            )
+            agent.last_interaction_at = now
             await session.execute(delete(QueueWait).where(QueueWait.interaction_id == request.interaction_id))
-            session.add(
-                InteractionEvent(
-                    interaction_id=request.interaction_id,
-                    kind="accepted",
-                    actor_id=request.agent_id,
-                    data={"offer_id": request.offer_id, "queue_id": request.queue_id},
-                )
-            )
+            data = {"offer_id": request.offer_id, "queue_id": request.queue_id}
+            await timeline(session, request.interaction_id, "accepted", data, request.agent_id)
             await notify_agents(
                 session,
                 [request.agent_id],
                 "interaction_updated",
                 {"interaction_id": request.interaction_id, "owner_id": request.agent_id},
             )
+            return Assignment(True)
 
     @activity.defn
     async def enter_queue(self, request: QueueEntry) -> None:
@@ -434,14 +479,7 @@ class RoutingActivities:
     @activity.defn
     async def record_event(self, request: RecordEvent) -> None:
         async with self._sessions() as session, session.begin():
-            session.add(
-                InteractionEvent(
-                    interaction_id=request.interaction_id,
-                    kind=request.kind,
-                    actor_id=request.actor_id,
-                    data=request.data,
-                )
-            )
+            await timeline(session, request.interaction_id, request.kind, request.data, request.actor_id)
 
     @activity.defn
     async def add_tags(self, request: AddTags) -> None:
@@ -511,9 +549,7 @@ class RoutingActivities:
             previous = interaction.owner_id
             interaction.owner_id = None
             interaction.status = InteractionStatus.open_pending
-            session.add(
-                InteractionEvent(interaction_id=interaction.id, kind="released", data={"owner_id": previous})
-            )
+            await timeline(session, interaction.id, "released", {"owner_id": previous})
             data = {"interaction_id": interaction.id, "owner_id": None, "reason": "owner did not answer"}
             await notify_agents(session, [previous], "interaction_updated", data)
 
@@ -527,8 +563,9 @@ class RoutingActivities:
                 .values(owner_id=request.agent_id, status=InteractionStatus.open, read=False)
             )
             await session.execute(delete(QueueWait).where(QueueWait.interaction_id == request.interaction_id))
-            session.add(InteractionEvent(interaction_id=request.interaction_id, kind="transfer_returned",
-                                         data={"owner_id": request.agent_id}))  # fmt: skip
+            await timeline(
+                session, request.interaction_id, "transfer_returned", {"owner_id": request.agent_id}
+            )
             data = {
                 "interaction_id": request.interaction_id,
                 "owner_id": request.agent_id,
@@ -536,6 +573,18 @@ class RoutingActivities:
                 "reason": "transfer not accepted",
             }
             await notify_agents(session, [request.agent_id], "interaction_updated", data)
+
+    @activity.defn
+    async def move_on(self, request: MoveOn) -> None:
+        """Messages that reached the workflow as it closed go back to the inbound relay, which
+        hands them to the contact's next interaction (the closed one stays closed)."""
+        async with self._sessions() as session, session.begin():
+            await session.execute(
+                update(Message)
+                .where(Message.id.in_(request.message_ids), Message.interaction_id == request.interaction_id)
+                .values(signalled_at=None)
+            )
+            await notify_relay(session)
 
     @activity.defn
     async def close_interaction(self, request: CloseInteraction) -> None:
@@ -574,14 +623,8 @@ class RoutingActivities:
                     session, [interaction.owner_id], "interaction_updated", {**data, "status": "closed"}
                 )
             owner = interaction.owner_id
-            session.add(
-                InteractionEvent(
-                    interaction_id=request.interaction_id,
-                    kind="closed",
-                    actor_id=request.actor_id,
-                    data={"disposition_id": request.disposition_id},
-                )
-            )
+            data = {"disposition_id": request.disposition_id}
+            await timeline(session, request.interaction_id, "closed", data, request.actor_id)
             owner = interaction.owner_id
         if owner is not None:  # capacity freed: the owner may take a waiting interaction now
             await wake_waiting(self._sessions, self._temporal, owner)

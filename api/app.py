@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         assert settings.secret_key is not None
         key = settings.secret_key.get_secret_value()
-        events = AgentEventHub(settings.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://"))
+        events = AgentEventHub(settings.libpq_url)
         await events.start()
         http = httpx.AsyncClient(timeout=settings.http_timeout_seconds)
         app.state.services = Services(

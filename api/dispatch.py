@@ -1,48 +1,35 @@
-"""Talking to interaction workflows from the API: inbound messages by signal-with-start, and
-telling a refused update from a Temporal that could not be reached."""
+"""Talking to interaction workflows from the API: telling a refused update from a Temporal that
+could not be reached. (Inbound messages reach their workflows through relay.inbound.)"""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from datetime import timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client, WorkflowUpdateFailedError, WorkflowUpdateRPCTimeoutOrCancelledError
-from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
+from temporalio.workflow import UpdateMethodMultiParam
 
-from api.ingestion import StoredInbound
-from models import Account, InteractionStatus
-from workflows import ids
-from workflows.interaction import InteractionInput, InteractionWorkflow, search_attributes
-from workflows.signals import MessageArrived
+from api.errors import AppError
 
+log = logging.getLogger(__name__)
 
-async def signal_inbound(temporal: Client, task_queue: str, account: Account, stored: StoredInbound) -> None:
-    """Start the interaction's workflow if it is not running, and signal the message to it.
+Arg = TypeVar("Arg")
+Result = TypeVar("Result")
 
-    The workflow id names account, contact and interaction, so two first messages racing for one
-    contact reach the same workflow; the workflow drops a message id it has seen. A concurrent
-    signal-with-start for the same id can lose the start race; the workflow is then running, so the
-    message is signalled to it.
-    """
-    workflow_id = ids.interaction_workflow_id(account.id, stored.contact_id, stored.interaction_id)
-    arrived = MessageArrived(message_id=stored.message_id, has_media=stored.has_media)
-    try:
-        await temporal.start_workflow(
-            InteractionWorkflow.run,
-            InteractionInput(
-                interaction_id=stored.interaction_id, account_id=account.id, contact_id=stored.contact_id
-            ),
-            id=workflow_id,
-            task_queue=task_queue,
-            start_signal=ids.MESSAGE_RECEIVED,
-            start_signal_args=[arrived],
-            search_attributes=search_attributes(
-                account.key, stored.contact_mobile, InteractionStatus.open_pending.value
-            ),
-        )
-    except WorkflowAlreadyStartedError:
-        await temporal.get_workflow_handle(workflow_id).signal(ids.MESSAGE_RECEIVED, arrived)
+# How long a request waits for Temporal to answer an update. An update to a workflow whose worker
+# is down is admitted and then waits for it, so this deadline is what ends the request.
+TEMPORAL_RPC_TIMEOUT = timedelta(seconds=5)
+TEMPORAL_UNAVAILABLE = AppError(
+    503,
+    "temporal_unavailable",
+    "routing did not answer in time (Temporal or its workers are down or overloaded); try again shortly",
+)
 
-
-UPDATE_ERRORS = (WorkflowUpdateFailedError, RPCError, WorkflowUpdateRPCTimeoutOrCancelledError)
+UPDATE_ERRORS = (WorkflowUpdateFailedError, RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError)
 
 
 def refused(error: Exception) -> bool:
@@ -51,3 +38,38 @@ def refused(error: Exception) -> bool:
     if isinstance(error, WorkflowUpdateFailedError):
         return True
     return isinstance(error, RPCError) and error.status is RPCStatusCode.NOT_FOUND
+
+
+async def commit_then_update(
+    session: AsyncSession,
+    temporal: Client,
+    workflow_id: str,
+    update: UpdateMethodMultiParam[[Any, Arg], Result],
+    arg: Arg,
+    *,
+    refusal: AppError,
+    unavailable: AppError = TEMPORAL_UNAVAILABLE,
+) -> Result:
+    """Commit the request's work so far, then run `update` on the workflow within the deadline.
+
+    The commit ends the session's transaction, which gives its connection (and any row lock) back:
+    a request waiting on Temporal holds none, so a Temporal whose workers are down cannot take the
+    pool from every other route. Objects read before stay usable (the sessionmaker does not expire
+    on commit); using the session again begins a new transaction. The workflow said no, or has
+    completed: `refusal`. No answer by the deadline, or Temporal unreachable: `unavailable` (the
+    update may or may not have been taken).
+    """
+    await session.commit()
+    handle = temporal.get_workflow_handle(workflow_id)
+    deadline = TEMPORAL_RPC_TIMEOUT
+    try:
+        # rpc_timeout bounds one call; the SDK calls again while an update is admitted but no
+        # worker has accepted it, so the timeout around them is what bounds the whole wait.
+        async with asyncio.timeout(deadline.total_seconds()):
+            return await handle.execute_update(update, arg, rpc_timeout=deadline)
+    except UPDATE_ERRORS as error:
+        if refused(error):
+            raise refusal from error
+        name = getattr(update, "__name__", "update")
+        log.warning("workflow %s did not answer the update %s: %r", workflow_id, name, error)
+        raise unavailable from error

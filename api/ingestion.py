@@ -8,7 +8,7 @@ each that only moves a message's status forward; none of this touches Temporal.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -16,7 +16,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
-from domain.delivery import ADVANCES_FROM, failure_text
+from domain.delivery import ADVANCES_FROM, failure_text, lock_provider_id
 from models import (
     MEDIA_TYPES,
     Account,
@@ -26,6 +26,7 @@ from models import (
     Interaction,
     InteractionStatus,
     Message,
+    MessageType,
     PendingStatus,
     WebhookNonce,
 )
@@ -37,43 +38,18 @@ NONCE_LIFETIME = timedelta(minutes=15)
 PENDING_STATUS_LIFETIME = timedelta(days=1)
 
 
-@dataclass(frozen=True)
-class StoredInbound:
-    message_id: int
-    interaction_id: int
-    contact_id: int
-    contact_mobile: str
-    has_media: bool
-    needs_signal: bool  # new, or stored by an attempt that could not reach the workflow
-
-
-async def store_inbound(session: AsyncSession, account: Account, inbound: InboundMessage) -> StoredInbound:
-    existing = (
-        await session.execute(
-            select(
-                Message.id,
-                Message.interaction_id,
-                Message.signalled_at,
-                Message.media,
-                Interaction.contact_id,
-            )
-            .join(Interaction, Interaction.id == Message.interaction_id)
-            .where(
-                Message.account_id == account.id, Message.provider_message_id == inbound.provider_message_id
-            )
+async def store_inbound(session: AsyncSession, account: Account, inbound: InboundMessage) -> bool:
+    """Store the message unless its provider id is stored already; True if it is new. The inbound
+    relay (relay.inbound) hands it to its workflow once the transaction commits."""
+    stored = await session.scalar(
+        select(Message.id).where(
+            Message.account_id == account.id, Message.provider_message_id == inbound.provider_message_id
         )
-    ).first()
-    if existing is not None:
-        return StoredInbound(
-            message_id=existing.id,
-            interaction_id=existing.interaction_id,
-            contact_id=existing.contact_id,
-            contact_mobile=inbound.mobile,
-            has_media=existing.media is not None,
-            needs_signal=existing.signalled_at is None,
-        )
+    )
+    if stored is not None:
+        return False
     contact_id = await _contact_for(session, account, inbound)
-    interaction_id = await _active_interaction(session, account.id, contact_id)
+    interaction_id = await active_interaction(session, account.id, contact_id)
     media = None
     if inbound.media is not None and inbound.type in MEDIA_TYPES:
         media = {
@@ -102,56 +78,70 @@ async def store_inbound(session: AsyncSession, account: Account, inbound: Inboun
         .returning(Message.id)
     )
     if inserted is None:  # a concurrent delivery of the same message won the insert
-        return await store_inbound(session, account, inbound)
+        return False
+    await note_inbound(session, interaction_id, inbound.sent_at, preview(inbound.text, inbound.type))
+    return True
+
+
+async def note_inbound(
+    session: AsyncSession, interaction_id: int, sent_at: datetime | None, shown: str
+) -> None:
+    """The interaction shows the customer's latest message (`shown`), unread, and when the
+    customer wrote it (`sent_at`, the provider's time, where the wire format carries one)."""
     now = datetime.now(UTC)
     await session.execute(
         update(Interaction)
         .where(Interaction.id == interaction_id)
-        .values(read=False, last_message_at=now, last_inbound_at=now, last_message=_preview(inbound))
-    )
-    return StoredInbound(
-        message_id=inserted,
-        interaction_id=interaction_id,
-        contact_id=contact_id,
-        contact_mobile=inbound.mobile,
-        has_media=media is not None,
-        needs_signal=True,
-    )
-
-
-async def mark_signalled(session: AsyncSession, message_ids: list[int]) -> None:
-    if not message_ids:
-        return
-    await session.execute(
-        update(Message).where(Message.id.in_(message_ids)).values(signalled_at=datetime.now(UTC))
+        .values(
+            read=False,
+            last_message_at=now,
+            # The window runs from when the customer wrote (never from a provider clock ahead of
+            # ours), and a late-arriving older message never moves it back.
+            last_inbound_at=func.greatest(Interaction.last_inbound_at, min(sent_at or now, now)),
+            last_message=shown,
+        )
     )
 
 
 async def apply_statuses(session: AsyncSession, account_id: int, statuses: list[StatusUpdate]) -> None:
-    now = datetime.now(UTC)
+    """Advance each message its callback names. Those no message matched (the send may still be
+    recording the id) are looked for again under the id's lock, in one order, so two webhooks
+    carrying the same ids never wait for each other's locks."""
+    missed = []
     for received in statuses:
         status = replace(received, error_text=failure_text(received.error_code, received.error_text))
-        result = await session.execute(
-            update(Message)
-            .where(
-                Message.account_id == account_id,
-                Message.provider_message_id == status.provider_message_id,
-                Message.direction == Direction.outbound,
-                Message.status.in_(ADVANCES_FROM[status.status]),
-            )
-            .values(
-                status=status.status,
-                error_code=status.error_code,
-                error_text=status.error_text,
-                status_at=now,
-            )
+        if not await _advance(session, account_id, status):
+            missed.append(status)
+    for status in sorted(missed, key=lambda status: status.provider_message_id):
+        await _keep_for_later(session, account_id, status)
+
+
+async def _advance(session: AsyncSession, account_id: int, status: StatusUpdate) -> bool:
+    """Move the outbound message with this provider id forward to `status`; False if none moved."""
+    result = await session.execute(
+        update(Message)
+        .where(
+            Message.account_id == account_id,
+            Message.provider_message_id == status.provider_message_id,
+            Message.direction == Direction.outbound,
+            Message.status.in_(ADVANCES_FROM[status.status]),
         )
-        if result.rowcount == 0:  # type: ignore[attr-defined]
-            await _keep_for_later(session, account_id, status)
+        .values(
+            status=status.status,
+            error_code=status.error_code,
+            error_text=status.error_text,
+            status_at=func.now(),
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def _keep_for_later(session: AsyncSession, account_id: int, status: StatusUpdate) -> None:
-    """A callback for an id no outbound message has (yet): the send may still be recording it."""
+    """A callback for an id no outbound message had: the send may still be recording it. Under the
+    id's lock the send has either committed the id (found now) or will read what is parked here."""
+    await lock_provider_id(session, account_id, status.provider_message_id)
+    if await _advance(session, account_id, status):
+        return
     known = await session.scalar(
         select(Message.id).where(
             Message.account_id == account_id, Message.provider_message_id == status.provider_message_id
@@ -159,9 +149,12 @@ async def _keep_for_later(session: AsyncSession, account_id: int, status: Status
     )
     if known is not None:
         return  # the message exists and the status would move it backwards: ignore
-    await session.execute(
-        delete(PendingStatus).where(PendingStatus.received_at < func.now() - PENDING_STATUS_LIFETIME)
+    stale = (
+        select(PendingStatus.id)
+        .where(PendingStatus.received_at < func.now() - PENDING_STATUS_LIFETIME)
+        .with_for_update(skip_locked=True)  # another callback pruning them: never wait for it
     )
+    await session.execute(delete(PendingStatus).where(PendingStatus.id.in_(stale.scalar_subquery())))
     session.add(
         PendingStatus(
             account_id=account_id,
@@ -183,12 +176,6 @@ async def record_nonce(session: AsyncSession, account_id: int, nonce: str) -> bo
         .returning(WebhookNonce.nonce)
     )
     return inserted is not None
-
-
-async def forget_nonce(session: AsyncSession, account_id: int, nonce: str) -> None:
-    await session.execute(
-        delete(WebhookNonce).where(WebhookNonce.account_id == account_id, WebhookNonce.nonce == nonce)
-    )
 
 
 async def _contact_for(session: AsyncSession, account: Account, inbound: InboundMessage) -> int:
@@ -231,7 +218,8 @@ def interaction_upsert(account_id: int, contact_id: int) -> ReturningInsert[int]
     )
 
 
-async def _active_interaction(session: AsyncSession, account_id: int, contact_id: int) -> int:
+async def active_interaction(session: AsyncSession, account_id: int, contact_id: int) -> int:
+    """The contact's active interaction on the account, created if it has none."""
     found = await session.scalar(
         select(Interaction.id).where(
             Interaction.account_id == account_id, Interaction.contact_id == contact_id, ACTIVE
@@ -240,9 +228,9 @@ async def _active_interaction(session: AsyncSession, account_id: int, contact_id
     if found is not None:
         return found
     created = await session.scalar(interaction_upsert(account_id, contact_id))
-    return created if created is not None else await _active_interaction(session, account_id, contact_id)
+    return created if created is not None else await active_interaction(session, account_id, contact_id)
 
 
-def _preview(inbound: InboundMessage) -> str:
-    shown = inbound.text or f"[{inbound.type.value}]"
-    return shown[:PREVIEW_LENGTH]
+def preview(text: str, kind: MessageType) -> str:
+    """How a message shows in the interactions list: its text, or its type."""
+    return (text or f"[{kind.value}]")[:PREVIEW_LENGTH]

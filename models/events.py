@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 CHANNEL = "shareline_agent_events"
+RELAY_CHANNEL = "shareline_inbound"  # wakes the inbound relay (relay.inbound): messages to hand over
 MAX_PAYLOAD = 7900  # PostgreSQL refuses NOTIFY payloads of 8000 bytes or more
 
 
@@ -30,3 +31,8 @@ async def notify_agents(
                 }
             )
         await session.execute(select(func.pg_notify(CHANNEL, payload)))
+
+
+async def notify_relay(session: AsyncSession) -> None:
+    """Wake the inbound relays once this transaction commits: it stored inbound messages."""
+    await session.execute(select(func.pg_notify(RELAY_CHANNEL, "")))

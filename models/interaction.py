@@ -146,6 +146,11 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "provider_message_id", name="uq_messages_account_provider_id"),
         Index("ix_messages_interaction_id", "interaction_id", "id"),
+        Index(
+            "ix_messages_awaiting_relay",
+            "id",
+            postgresql_where=text("signalled_at IS NULL AND direction = 'in'"),
+        ),
         CheckConstraint("(direction = 'internal') = (status IS NULL)", name="notes_have_no_status"),
     )
 
@@ -167,8 +172,14 @@ class Message(Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # provider's timestamp
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     status_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    # Set once the interaction's workflow has been told; a webhook retry re-signals while it is null.
+    # Inbound: set once the inbound relay has handed the message to its workflow (relay.inbound).
     signalled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Written by an activity: its run and activity id, so a retried attempt finds its own row.
+    activity_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    # Outbound: provider calls begun (committed before each call) and the last retryable failure,
+    # so a send retried after an answer that never came shows as attempts > 1.
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 class WebhookNonce(Base):

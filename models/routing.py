@@ -116,6 +116,8 @@ class InteractionEvent(Base):
     kind: Mapped[str] = mapped_column(String(40))
     actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
+    # Written by an activity: its run and activity id, so a retried attempt adds no second event.
+    activity_key: Mapped[str | None] = mapped_column(String(200), unique=True)
 
 
 def waits_for_agent(agent_id: int, limit: int) -> Select[str]:

@@ -28,6 +28,7 @@ from activities import build_activities
 from api.app import create_app
 from models.db import create_engine, create_sessionmaker
 from models.migrations import upgrade_to_head
+from relay.inbound import InboundRelay
 from settings import Settings
 from stack.migrate import ensure_admin, ensure_search_attributes
 from stack.postgres import EmbeddedPostgres, create_database
@@ -174,16 +175,19 @@ class Api:
 
 @pytest.fixture
 async def worker(settings: Settings, temporal_env: WorkflowEnvironment) -> AsyncIterator[Worker]:
-    """A Temporal worker with Shareline's workflows and activities on this test's task queue."""
+    """A Temporal worker with Shareline's workflows and activities on this test's task queue, and
+    the inbound relay beside it, as `python worker.py` runs them."""
     engine = create_engine(settings.sqlalchemy_url, pool_size=5)
+    sessions = create_sessionmaker(engine)
+    relay = InboundRelay(settings.libpq_url, sessions, temporal_env.client, settings.temporal_task_queue)
     async with httpx.AsyncClient(timeout=10) as http:
         running = Worker(
             temporal_env.client,
             task_queue=settings.temporal_task_queue,
             workflows=WORKFLOWS,
-            activities=build_activities(settings, create_sessionmaker(engine), http, temporal_env.client),
+            activities=build_activities(settings, sessions, http, temporal_env.client),
         )
-        async with running:
+        async with running, relay.running():
             yield running
     await engine.dispose()
 

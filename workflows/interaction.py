@@ -46,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         LeaveQueue,
         LoadPlan,
         MakeOffers,
+        MoveOn,
         NotifyOwner,
         OwnerCheck,
         Plan,
@@ -65,6 +66,10 @@ IDLE_CHECK = timedelta(hours=1)
 # Patch ids (workflow.patched): each names a change to the commands the workflow emits.
 AGENT_STEP_WAITS = "agent-step-registers-its-wait"
 AUTOREPLY_FAILURE_RECORDED = "autoreply-failure-marks-the-message-failed"
+LATE_MESSAGES_MOVE_ON = "messages-after-close-go-to-the-next-interaction"
+MEDIA_BESIDE_ROUTING = "media-stored-beside-routing"
+AUTOREPLY_THROUGH_OUTBOX = "autoreplies-sent-through-the-outbox"
+ACCEPT_CLAIMS_UNTIL_ASSIGNED = "accept-claims-until-assigned"
 # A plan that runs this many steps without waiting for anyone is looping: it is stopped.
 MAX_STEPS_WITHOUT_WAIT = 100
 QUICK = timedelta(seconds=30)
@@ -74,6 +79,14 @@ MEDIA_RETRY = RetryPolicy(
     maximum_interval=timedelta(minutes=5),
     maximum_attempts=12,
     non_retryable_error_types=[PROVIDER_REJECTED],
+)
+# Routing's own activities (PostgreSQL): retried for about five minutes, then the failure is said
+# (`_routing_failed`) instead of retrying forever unseen.
+ROUTING_RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=15,
 )
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=20
@@ -86,6 +99,9 @@ class HeldOffer:
     agent_id: int
     expires_at: datetime
     queue_id: int | None = None
+    # Offered as an eligible agent (queue or plan step): capacity is checked again at accept.
+    # Not for offers made to one agent whatever its state (the owner, a transfer's target).
+    eligible: bool = True
 
 
 @dataclass
@@ -95,6 +111,7 @@ class TransferRequest:
     queue_id: int | None = None
     timeout: int = 10  # the account's transfer timeout for this kind of target
     staff: bool = False
+    from_owner: int | None = None  # the owner when the transfer was accepted (set by the workflow)
 
 
 @dataclass
@@ -111,6 +128,7 @@ class InteractionState:
     transfer: TransferRequest | None = None
     closed: bool = False
     outbox: list[int] = field(default_factory=list)  # stored outbound messages, sent in this order
+    media: list[int] = field(default_factory=list)  # inbound messages whose media is to be stored
 
 
 @dataclass
@@ -171,7 +189,10 @@ class InteractionWorkflow:
         self._changes = 0  # bumped by every handler that changes what a wait waits for
         self._agent_available = False
         self._sender: asyncio.Task[None] | None = None
+        self._media_task: asyncio.Task[None] | None = None
         self._handing_over = False  # continue-as-new is due: the sender starts nothing new
+        self._claim: int | None = None  # an agent whose accept is being recorded
+        self._checking_owner = False  # new messages: is the owner still there? (no transfer now)
 
     # Handlers -------------------------------------------------------------------------------------
 
@@ -202,18 +223,50 @@ class InteractionWorkflow:
         offer = self._live_offer(answer.agent_id)
         if offer is None:  # a concurrent accept passed the validator first
             raise ApplicationError("the offer is no longer yours", type="OfferGone", non_retryable=True)
-        self._state.owner_id = answer.agent_id  # claimed before the first await
-        self._state.offers = []
-        self._changes += 1
-        await workflow.execute_activity_method(
-            RoutingActivities.assign,
-            Assign(self._start.interaction_id, answer.agent_id, offer.offer_id, offer.queue_id),
-            start_to_close_timeout=QUICK,
-        )
+        if not workflow.patched(ACCEPT_CLAIMS_UNTIL_ASSIGNED):
+            self._state.owner_id = answer.agent_id  # claimed before the first await
+            self._state.offers = []
+            self._changes += 1
+            await workflow.execute_activity_method(
+                RoutingActivities.assign,
+                Assign(self._start.interaction_id, answer.agent_id, offer.offer_id, offer.queue_id),
+                start_to_close_timeout=QUICK,
+                retry_policy=ROUTING_RETRY,
+            )
+        else:
+            await self._assign(offer)
         workflow.upsert_search_attributes(
             [ids.AGENT.value_set(str(answer.agent_id)), ids.STATUS.value_set("open")]
         )
         return Accepted(self._start.interaction_id, answer.agent_id)
+
+    async def _assign(self, offer: HeldOffer) -> None:
+        """Claimed before the first await (a concurrent accept is refused, routing waits for the
+        outcome); the owner only once the database agrees: the agent may have reached its
+        capacity through another interaction meanwhile, and then the offer passes on."""
+        self._claim = offer.agent_id
+        try:
+            assignment = await workflow.execute_activity_method(
+                RoutingActivities.assign,
+                Assign(
+                    self._start.interaction_id,
+                    offer.agent_id,
+                    offer.offer_id,
+                    offer.queue_id,
+                    check_capacity=offer.eligible,
+                ),
+                start_to_close_timeout=QUICK,
+                retry_policy=ROUTING_RETRY,
+            )
+        finally:
+            self._claim = None
+            self._changes += 1
+        if not assignment.assigned:
+            self._state.offers = [held for held in self._state.offers if held is not offer]
+            self._state.rejected_by.append(offer.agent_id)
+            raise ApplicationError(assignment.reason, type="NotAssigned", non_retryable=True)
+        self._state.owner_id = offer.agent_id
+        self._state.offers = []
 
     @accept.validator
     def _validate_accept(self, answer: OfferAnswer) -> None:
@@ -232,6 +285,7 @@ class InteractionWorkflow:
             RoutingActivities.resolve_offers,
             ResolveOffers([offer.offer_id], "rejected"),
             start_to_close_timeout=QUICK,
+            retry_policy=ROUTING_RETRY,
         )
 
     @reject.validator
@@ -252,6 +306,7 @@ class InteractionWorkflow:
     @workflow.update
     def transfer(self, request: TransferRequest) -> None:
         """Recorded here and run by the main loop: the caller gets its answer at once."""
+        request.from_owner = self._state.owner_id
         self._state.transfer = request
         self._changes += 1
 
@@ -273,7 +328,7 @@ class InteractionWorkflow:
     def _validate_transfer(self, request: TransferRequest) -> None:
         if self._state.closed:
             raise ValueError("the interaction is closed")
-        if self._state.owner_id is None or self._state.transfer is not None:
+        if self._state.owner_id is None or self._state.transfer is not None or self._checking_owner:
             raise ValueError(
                 "only an owned interaction that is not being transferred already can be transferred"
             )
@@ -286,7 +341,7 @@ class InteractionWorkflow:
         return lambda: self._changes != seen
 
     def _live_offer(self, agent_id: int) -> HeldOffer | None:
-        if self._state.owner_id is not None:
+        if self._state.owner_id is not None or self._claim is not None:
             return None
         now = workflow.now()
         return next((o for o in self._state.offers if o.agent_id == agent_id and o.expires_at > now), None)
@@ -297,6 +352,8 @@ class InteractionWorkflow:
     async def run(self, start: InteractionInput) -> InteractionResult:
         if self._state.outbox:  # carried over continue-as-new
             self._start_sender()
+        if self._state.media:
+            self._start_media()
         while not self._state.closed:
             with suppress(TimeoutError):  # nothing arrived for a while: a chance to continue-as-new
                 await workflow.wait_condition(
@@ -305,25 +362,33 @@ class InteractionWorkflow:
                     ),
                     timeout=IDLE_CHECK,
                 )
+            if self._state.closed and self._state.pending and workflow.patched(LATE_MESSAGES_MOVE_ON):
+                break  # closed while they arrived: they go to the contact's next interaction
             arrived_now = [arrived.message_id for arrived in self._state.pending]
             while self._state.pending:
                 arrived = self._state.pending.pop(0)
                 if arrived.has_media:
-                    await self._store_media(arrived.message_id)
+                    if workflow.patched(MEDIA_BESIDE_ROUTING):
+                        self._state.media.append(arrived.message_id)
+                        self._start_media()
+                    else:
+                        await self._store_media(arrived.message_id)
                 self._state.messages_handled += 1
-            if self._state.transfer is not None and not self._state.closed:
-                await self._run_transfer(self._state.transfer)
-            if arrived_now and not self._state.closed:
-                if self._state.owner_id is None:
-                    await self._run_plan(await self._load_plan())
-                else:
-                    await self._reach_owner(self._state.owner_id, arrived_now)
+            try:
+                await self._route(arrived_now)
+            except ActivityError as error:
+                await self._routing_failed(error)
             if workflow.info().is_continue_as_new_suggested() and not self._state.closed:
-                # Only the send in flight is awaited; the rest of the outbox moves to the next run.
-                # (No timeout: a timer here would change the commands of runs recorded before.)
+                # Only the send (and media download) in flight is awaited; the rest moves to the
+                # next run. (No timeout: a timer here would change the commands of runs recorded
+                # before.)
                 self._handing_over = True
                 await workflow.wait_condition(
-                    lambda: workflow.all_handlers_finished() and not self._sender_busy()
+                    lambda: (
+                        workflow.all_handlers_finished()
+                        and not self._sender_busy()
+                        and not self._media_busy()
+                    )
                 )
                 if not self._state.closed:
                     workflow.continue_as_new(
@@ -333,9 +398,40 @@ class InteractionWorkflow:
                     )
                 self._handing_over = False
                 self._start_sender()
-        # A closed interaction's last replies still go out before the workflow completes.
-        await workflow.wait_condition(lambda: workflow.all_handlers_finished() and not self._state.outbox)
+                self._start_media()
+        # A closed interaction's last replies still go out before the workflow completes; messages
+        # that arrived while it closed move on to the contact's next interaction.
+        while True:
+            await workflow.wait_condition(
+                lambda: workflow.all_handlers_finished() and not self._state.outbox and not self._state.media
+            )
+            if not self._state.pending or not workflow.patched(LATE_MESSAGES_MOVE_ON):
+                break
+            late, self._state.pending = [arrived.message_id for arrived in self._state.pending], []
+            await workflow.execute_activity_method(
+                RoutingActivities.move_on,
+                MoveOn(start.interaction_id, late),
+                start_to_close_timeout=QUICK,
+                retry_policy=ROUTING_RETRY,
+            )
         return InteractionResult(start.interaction_id, self._state.messages_handled)
+
+    async def _route(self, arrived_now: list[int]) -> None:
+        if self._state.transfer is not None and not self._state.closed:
+            await self._run_transfer(self._state.transfer)
+        if arrived_now and not self._state.closed:
+            if self._state.owner_id is None:
+                await self._run_plan(await self._load_plan())
+            else:
+                await self._reach_owner(self._state.owner_id, arrived_now)
+
+    async def _routing_failed(self, error: ActivityError) -> None:
+        """An activity ran out of retries (the database away for minutes): said loudly, in the
+        worker's log and the timeline; the interaction waits for its next message or agent."""
+        reason = str(error.cause or error)
+        workflow.logger.error("routing of interaction %s stopped: %s", self._start.interaction_id, reason)
+        with suppress(ActivityError):
+            await self._event("routing_error", {"reason": reason[:500]})
 
     # The outbox -----------------------------------------------------------------------------------
 
@@ -364,6 +460,7 @@ class InteractionWorkflow:
             MessageActivities.record_send_failure,
             SendFailure(message_id, str(error.cause or error)),
             start_to_close_timeout=QUICK,
+            retry_policy=ROUTING_RETRY,
         )
 
     async def _send(self, message_id: int) -> None:
@@ -374,22 +471,47 @@ class InteractionWorkflow:
             retry_policy=SEND_RETRY,
         )
 
+    # Inbound media ---------------------------------------------------------------------------------
+
+    def _media_busy(self) -> bool:
+        return self._media_task is not None and not self._media_task.done()
+
+    def _start_media(self) -> None:
+        if not self._media_busy():
+            self._media_task = asyncio.create_task(self._store_all_media())
+
+    async def _store_all_media(self) -> None:
+        """Fetch inbound media one message at a time, beside routing: offers never wait on it."""
+        while self._state.media and not self._handing_over:
+            try:
+                await self._store_media(self._state.media[0])
+            finally:
+                self._state.media.pop(0)
+
     # The action plan ------------------------------------------------------------------------------
 
     async def _load_plan(self) -> Plan:
         return await workflow.execute_activity_method(
-            RoutingActivities.load_plan, LoadPlan(self._start.account_id), start_to_close_timeout=QUICK
+            RoutingActivities.load_plan,
+            LoadPlan(self._start.account_id),
+            start_to_close_timeout=QUICK,
+            retry_policy=ROUTING_RETRY,
         )
 
     async def _reach_owner(self, owner: int, message_ids: list[int]) -> None:
         """New messages for an owned interaction. A present owner is told; an absent one (offline,
         paused, or tab closed) has `wait_assigned_agent` seconds to accept it back, then the owner's
         queue has `wait_assigned_queue` seconds, then the action plan runs."""
-        status = await workflow.execute_activity_method(
-            RoutingActivities.owner_status,
-            OwnerCheck(self._start.interaction_id, owner),
-            start_to_close_timeout=QUICK,
-        )
+        self._checking_owner = True  # a transfer now would race the owner's return
+        try:
+            status = await workflow.execute_activity_method(
+                RoutingActivities.owner_status,
+                OwnerCheck(self._start.interaction_id, owner),
+                start_to_close_timeout=QUICK,
+                retry_policy=ROUTING_RETRY,
+            )
+        finally:
+            self._checking_owner = False
         if not status.present:
             plan = await self._load_plan()
             self._state.owner_id = None  # it must be accepted again
@@ -399,6 +521,7 @@ class InteractionWorkflow:
                     RoutingActivities.release,
                     Release(self._start.interaction_id),
                     start_to_close_timeout=QUICK,
+                    retry_policy=ROUTING_RETRY,
                 )
                 if status.queue_id is not None:
                     wait = timedelta(seconds=plan.wait_assigned_queue)
@@ -410,6 +533,7 @@ class InteractionWorkflow:
             RoutingActivities.notify_owner,
             NotifyOwner(self._start.interaction_id, owner, message_ids),
             start_to_close_timeout=QUICK,
+            retry_policy=ROUTING_RETRY,
         )
 
     async def _run_transfer(self, request: TransferRequest) -> None:
@@ -417,7 +541,9 @@ class InteractionWorkflow:
         interaction returns to the agent who transferred it, marked unread."""
         self._state.transfer = None
         previous = self._state.owner_id
-        assert previous is not None
+        if previous is None or previous != request.from_owner:  # the owner changed since: void
+            await self._event("transfer_void", {"from": request.from_owner, "owner_id": previous})
+            return
         self._state.owner_id = None
         await self._event(
             "transfer", {"from": previous, "agent_id": request.agent_id, "queue_id": request.queue_id}
@@ -434,13 +560,14 @@ class InteractionWorkflow:
                 RoutingActivities.return_to_owner,
                 ReturnToOwner(self._start.interaction_id, previous),
                 start_to_close_timeout=QUICK,
+                retry_policy=ROUTING_RETRY,
             )
 
     async def _offer_only(self, agent_id: int, wait: timedelta, kind: str) -> None:
         """Offer to one agent, eligible or not, until accepted, rejected or `wait` ends."""
         self._state.rejected_by = []
         deadline = workflow.now() + wait
-        await self._offer([agent_id], deadline, kind, None)
+        await self._offer([agent_id], deadline, kind, None, eligible=False)
         while self._state.offers and self._state.owner_id is None and workflow.now() < deadline:
             self._agent_available = False  # other agents' availability is no concern here
             await self._wait_for_answer(deadline, until_no_offers=True)
@@ -492,6 +619,7 @@ class InteractionWorkflow:
                     RoutingActivities.condition_holds,
                     ConditionCheck(self._start.interaction_id, params["condition"], workflow.now()),
                     start_to_close_timeout=QUICK,
+                    retry_policy=ROUTING_RETRY,
                 )
                 return int(params["true_step"] if holds else params["false_step"])
             case "gotop":
@@ -503,6 +631,7 @@ class InteractionWorkflow:
                     RoutingActivities.add_tags,
                     AddTags(self._start.interaction_id, params["tags"]),
                     start_to_close_timeout=QUICK,
+                    retry_policy=ROUTING_RETRY,
                 )
         return None
 
@@ -515,6 +644,7 @@ class InteractionWorkflow:
                 RoutingActivities.wait_for_agent,
                 AgentWait(self._start.interaction_id, agent_id, workflow.info().workflow_id),
                 start_to_close_timeout=QUICK,
+                retry_policy=ROUTING_RETRY,
             )
         await self._hunt(deadline, agent_ids=[agent_id], per_offer=None, kind="plan_agent")
         if registered and self._state.owner_id is None:
@@ -522,11 +652,15 @@ class InteractionWorkflow:
                 RoutingActivities.leave_queue,
                 LeaveQueue(self._start.interaction_id),
                 start_to_close_timeout=QUICK,
+                retry_policy=ROUTING_RETRY,
             )
 
     async def _queue_step(self, queue_id: int, wait: timedelta, kind: str) -> None:
         queue = await workflow.execute_activity_method(
-            RoutingActivities.queue_info, QueueLookup(queue_id), start_to_close_timeout=QUICK
+            RoutingActivities.queue_info,
+            QueueLookup(queue_id),
+            start_to_close_timeout=QUICK,
+            retry_policy=ROUTING_RETRY,
         )
         if queue is None:
             await self._event("plan_error", {"reason": f"queue {queue_id} no longer exists"})
@@ -537,12 +671,16 @@ class InteractionWorkflow:
             RoutingActivities.enter_queue,
             QueueEntry(interaction, queue_id, workflow.info().workflow_id),
             start_to_close_timeout=QUICK,
+            retry_policy=ROUTING_RETRY,
         )
         per_offer = None if queue.strategy == "beepall" else timedelta(seconds=queue.timeout)
         await self._hunt(deadline, queue_id=queue_id, strategy=queue.strategy, per_offer=per_offer, kind=kind)
         if self._state.owner_id is None:
             await workflow.execute_activity_method(
-                RoutingActivities.leave_queue, LeaveQueue(interaction), start_to_close_timeout=QUICK
+                RoutingActivities.leave_queue,
+                LeaveQueue(interaction),
+                start_to_close_timeout=QUICK,
+                retry_policy=ROUTING_RETRY,
             )
 
     async def _hunt(
@@ -586,25 +724,36 @@ class InteractionWorkflow:
             RoutingActivities.find_agents,
             FindAgents(self._start.account_id, queue_id, agent_ids, exclude, strategy),
             start_to_close_timeout=QUICK,
+            retry_policy=ROUTING_RETRY,
         )
         return found.agent_ids
 
     async def _offer(
-        self, agent_ids: list[int], expires_at: datetime, kind: str, queue_id: int | None
+        self,
+        agent_ids: list[int],
+        expires_at: datetime,
+        kind: str,
+        queue_id: int | None,
+        *,
+        eligible: bool = True,
     ) -> None:
         made = await workflow.execute_activity_method(
             RoutingActivities.make_offers,
             MakeOffers(self._start.interaction_id, agent_ids, kind, expires_at, queue_id),
             start_to_close_timeout=QUICK,
+            retry_policy=ROUTING_RETRY,
         )
         self._state.offers.extend(
-            HeldOffer(o.offer_id, o.agent_id, o.expires_at, queue_id) for o in made.offers
+            HeldOffer(o.offer_id, o.agent_id, o.expires_at, queue_id, eligible) for o in made.offers
         )
 
     async def _wait_for_answer(self, deadline: datetime, *, until_no_offers: bool) -> None:
         """Wait for an accept, the deadline, an agent becoming available, or (one-at-a-time)
         the current offer's end by reject or expiry. Expired offers are withdrawn."""
         while self._state.owner_id is None and not self._state.closed:
+            if self._claim is not None:  # an accept is being recorded: its outcome decides
+                await workflow.wait_condition(lambda: self._claim is None)
+                continue
             now = workflow.now()
             if now >= deadline or self._agent_available:
                 return
@@ -613,6 +762,8 @@ class InteractionWorkflow:
             wake_at = min([deadline, *(offer.expires_at for offer in self._state.offers)])
             with suppress(TimeoutError):
                 await workflow.wait_condition(self._changed_since(self._changes), timeout=wake_at - now)
+            if self._claim is not None:
+                continue
             expired = [offer for offer in self._state.offers if offer.expires_at <= workflow.now()]
             if expired:
                 self._state.offers = [offer for offer in self._state.offers if offer not in expired]
@@ -628,6 +779,7 @@ class InteractionWorkflow:
             RoutingActivities.resolve_offers,
             ResolveOffers([o.offer_id for o in offers], status),
             start_to_close_timeout=QUICK,
+            retry_policy=ROUTING_RETRY,
         )
 
     async def _autoreply(self, step: PlanStep) -> None:
@@ -639,6 +791,7 @@ class InteractionWorkflow:
                 RoutingActivities.is_first_interaction,
                 FirstInteraction(self._start.interaction_id),
                 start_to_close_timeout=QUICK,
+                retry_policy=ROUTING_RETRY,
             )
             if not first:
                 return
@@ -647,7 +800,12 @@ class InteractionWorkflow:
             MessageActivities.queue_message,
             QueueMessage(self._start.interaction_id, step.params["text"], "autoreply"),
             start_to_close_timeout=QUICK,
+            retry_policy=ROUTING_RETRY,
         )
+        if workflow.patched(AUTOREPLY_THROUGH_OUTBOX):  # sent in order, beside routing
+            self._state.outbox.append(message_id)
+            self._start_sender()
+            return
         try:
             await self._send(message_id)
         except ActivityError as error:  # the failure is on the message; routing goes on
@@ -664,6 +822,7 @@ class InteractionWorkflow:
             RoutingActivities.close_interaction,
             CloseInteraction(self._start.interaction_id, disposition_id, actor_id),
             start_to_close_timeout=QUICK,
+            retry_policy=ROUTING_RETRY,
         )
         workflow.upsert_search_attributes([ids.STATUS.value_set("closed")])
 
@@ -674,6 +833,7 @@ class InteractionWorkflow:
             RoutingActivities.inside_interval,
             IntervalCheck(interval_id, workflow.now()),
             start_to_close_timeout=QUICK,
+            retry_policy=ROUTING_RETRY,
         )
 
     async def _event(self, kind: str, data: dict[str, object]) -> None:
@@ -681,6 +841,7 @@ class InteractionWorkflow:
             RoutingActivities.record_event,
             RecordEvent(self._start.interaction_id, kind, dict(data)),
             start_to_close_timeout=QUICK,
+            retry_policy=ROUTING_RETRY,
         )
 
     async def _store_media(self, message_id: int) -> None:
@@ -696,6 +857,7 @@ class InteractionWorkflow:
                 MediaActivities.record_media_failure,
                 MediaFailure(message_id=message_id, reason=str(error.cause or error)),
                 start_to_close_timeout=QUICK,
+                retry_policy=ROUTING_RETRY,
             )
 
 

@@ -1,9 +1,9 @@
 """The Receive URL: every provider posts its webhooks for an account here.
 
 Order of work: size and token, content type, signature, parse, then one transaction that stores
-statuses and messages idempotently; only after it commits are new messages signalled to their
-workflows. If Temporal cannot be reached the answer is 503, the rows stay, and the provider's
-retry signals them (a message's `signalled_at` says whether it was handed over).
+statuses and messages idempotently and wakes the inbound relay. The answer is 200 once it
+commits: the message is then acknowledged for good, and the relay (relay.inbound, in every
+worker) hands it to its workflow, whether or not Temporal is up at this instant.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ServicesDep
-from api.dispatch import signal_inbound
 from api.errors import AppError
-from api.ingestion import apply_statuses, forget_nonce, mark_signalled, record_nonce, store_inbound
+from api.ingestion import apply_statuses, record_nonce, store_inbound
 from models import Account, ProviderType
+from models.events import notify_relay
 from providers import PROVIDERS
 from providers.accounts import provider_account
 from providers.base import Parsed, WebhookRejected, WebhookRequest
@@ -95,28 +95,8 @@ async def receive(account_id: int, request: Request, services: ServicesDep, toke
             raise AppError(403, "replayed", "this signature nonce was used already")
         await apply_statuses(session, account.id, parsed.statuses)
         stored = [await store_inbound(session, account, message) for message in parsed.messages]
-
-    handed: list[int] = []
-    failure: Exception | None = None
-    try:
-        for item in stored:
-            if item.needs_signal:
-                await signal_inbound(services.temporal, services.settings.temporal_task_queue, account, item)
-                handed.append(item.message_id)
-    except Exception as exc:  # Temporal down or overloaded: the provider's retry finishes the job
-        log.warning(
-            "could not signal account %s messages to Temporal: %s: %s", account.id, type(exc).__name__, exc
-        )
-        failure = exc
-    if handed or (failure is not None and nonce is not None):
-        async with services.sessionmaker() as session, session.begin():
-            await mark_signalled(session, handed)
-            if failure is not None and nonce is not None:  # the retry will carry the same nonce
-                await forget_nonce(session, account.id, nonce)
-    if failure is not None:
-        raise AppError(
-            503, "temporal_unavailable", "stored, but not yet routed; retry this webhook"
-        ) from failure
+        if any(stored):
+            await notify_relay(session)
 
     if account.type is ProviderType.twilio:
         return Response("<Response/>", media_type="text/xml")

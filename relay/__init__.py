@@ -1,0 +1,1 @@
+"""The hand-over of stored inbound messages to their interaction workflows (a transactional outbox)."""
