@@ -1,8 +1,22 @@
-"""Delivery status only moves forward: callbacks arrive out of order and more than once."""
+"""Delivery status only moves forward: callbacks arrive out of order and more than once.
+
+A status callback may also outrun the send's answer: it names a provider id no message has yet.
+The callback then parks it (PendingStatus) and the send applies it when it records the id. Both
+take `lock_provider_id` first, so one always sees the other's committed work: the send writes the
+id and reads parked rows under the lock; the callback looks for the id again under it before
+parking. Without the lock a callback could miss the id, the send find nothing parked, and the
+callback's parked row then commit, never to be applied.
+"""
 
 from __future__ import annotations
 
-from models.interaction import DeliveryStatus
+import hashlib
+from datetime import UTC, datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from models.interaction import DeliveryStatus, Message, PendingStatus
 
 # The statuses each status may replace. `failed` can follow queued or sent, not delivered or read.
 ADVANCES_FROM: dict[DeliveryStatus, tuple[DeliveryStatus, ...]] = {
@@ -28,3 +42,38 @@ def failure_text(code: str | None, text: str | None) -> str | None:
     if code in WINDOW_CLOSED_CODES:
         return f"{WINDOW_CLOSED_TEXT} ({text})" if text else WINDOW_CLOSED_TEXT
     return text
+
+
+async def lock_provider_id(session: AsyncSession, account_id: int, provider_message_id: str) -> None:
+    """Serialize, until this transaction ends, with whoever records or parks this provider id."""
+    digest = hashlib.blake2b(f"{account_id}:{provider_message_id}".encode(), digest_size=8).digest()
+    await session.execute(select(func.pg_advisory_xact_lock(int.from_bytes(digest, "big", signed=True))))
+
+
+async def record_provider_id(session: AsyncSession, message: Message, provider_id: str) -> None:
+    """The send was accepted: store the provider's id (status sent) and apply the statuses that
+    arrived before it. The caller commits; the lock is held until then."""
+    await lock_provider_id(session, message.account_id, provider_id)
+    message.provider_message_id = provider_id
+    message.status = DeliveryStatus.sent
+    message.status_at = datetime.now(UTC)
+    # SKIP LOCKED: a row locked by someone else is a stale one being pruned, not worth a wait.
+    early = (
+        await session.scalars(
+            select(PendingStatus)
+            .where(
+                PendingStatus.account_id == message.account_id,
+                PendingStatus.provider_message_id == provider_id,
+            )
+            .order_by(PendingStatus.id)
+            .with_for_update(skip_locked=True)
+        )
+    ).all()
+    for pending in early:
+        if advances(message.status, pending.status):
+            message.status = pending.status
+            message.error_code = pending.error_code
+            message.error_text = pending.error_text
+    if early:
+        await session.execute(delete(PendingStatus).where(PendingStatus.id.in_([p.id for p in early])))
+    await session.flush()

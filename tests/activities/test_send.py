@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
-from datetime import timedelta
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -12,7 +14,7 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities import endpoints_of
+from activities import endpoints_of, messages
 from activities.common import ProviderAccess
 from activities.messages import MessageActivities, SendMessage
 from models.db import create_engine, create_sessionmaker
@@ -31,11 +33,21 @@ from tests.webhooks import (
     twilio_message,
 )
 
+
+def _written_now(body: dict[str, Any]) -> dict[str, Any]:
+    """A Sinch message the customer wrote just now (the window counts from its accept_time)."""
+    body["message"]["accept_time"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return body
+
+
 INBOUND: dict[str, tuple[Any, Any]] = {
     "twilio": (post_twilio, lambda: twilio_message("SMIN1", "hi", mobile="393331234567")),
     "meta": (post_meta, lambda: meta_envelope([meta_text("wamid.IN1", "hi", sender="393331234567")])),
-    "sinch_v2": (post_sinch, lambda: sinch_text("01IN1", "hi", identity="393331234567")),
-    "kaleyra": (post_kaleyra, lambda: kaleyra_callback("hi", mobile="393331234567")),
+    "sinch_v2": (post_sinch, lambda: _written_now(sinch_text("01IN1", "hi", identity="393331234567"))),
+    "kaleyra": (
+        post_kaleyra,
+        lambda: kaleyra_callback("hi", mobile="393331234567", created_at=str(int(time.time()))),
+    ),
 }
 
 
@@ -251,3 +263,63 @@ async def test_templates_on_sinch_are_refused_without_a_call(api, client, admin,
     outcome = await ActivityEnvironment().run(activities.send_message, SendMessage(message_id))
     assert (outcome.status, outcome.error_code) == ("failed", "no_templates")
     assert fakes.of("sinch.send") == []
+
+
+class SlowAnswers(httpx.AsyncBaseTransport):
+    """The provider receives each request and acts on it; its first `slow` answers come `delay`
+    seconds late (an overloaded provider that accepted the message)."""
+
+    def __init__(self, delay: float, slow: int = 1) -> None:
+        self._inner = httpx.AsyncHTTPTransport()
+        self._delay, self._slow = delay, slow
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        response = await self._inner.handle_async_request(request)
+        if self._slow:
+            self._slow -= 1
+            await response.aread()
+            await asyncio.sleep(self._delay)
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_a_send_answered_after_the_deadline_is_counted_and_sent_again(
+    api, client, admin, fakes, settings, monkeypatch
+):
+    _, message_id = await outbound(api, client, admin, fakes, settings, "meta")
+    monkeypatch.setattr(messages, "SEND_DEADLINE", timedelta(seconds=0.3))
+    engine = create_engine(settings.sqlalchemy_url, pool_size=2)
+    box = SecretBox(settings.secret_key.get_secret_value())
+    async with httpx.AsyncClient(transport=SlowAnswers(delay=5), timeout=30) as http:
+        slow = MessageActivities(
+            ProviderAccess(create_sessionmaker(engine), http, endpoints_of(settings), box)
+        )
+        with pytest.raises(ApplicationError) as raised:
+            await ActivityEnvironment().run(slow.send_message, SendMessage(message_id))
+        assert not raised.value.non_retryable
+        assert "outcome is unknown" in str(raised.value)
+        with db(settings) as conn:
+            attempt = conn.execute(
+                "SELECT status, provider_message_id, attempts, last_error FROM messages WHERE id = %s",
+                (message_id,),
+            ).fetchone()
+        assert attempt is not None
+        status, provider_id, attempts, last_error = attempt
+        assert (status, provider_id, attempts) == ("queued", None, 1)
+        assert "outcome is unknown" in last_error
+
+        outcome = await ActivityEnvironment().run(slow.send_message, SendMessage(message_id))
+    await engine.dispose()
+    assert outcome.status == "sent"
+    # The provider got both POSTs: the duplicate the module docstring owns up to, now visible.
+    assert len(fakes.of("meta.send")) == 2
+    with db(settings) as conn:
+        assert conn.execute(
+            "SELECT status, provider_message_id, attempts FROM messages WHERE id = %s", (message_id,)
+        ).fetchone() == ("sent", outcome.provider_message_id, 2)
+
+
+def test_the_send_deadline_leaves_room_inside_the_activity_timeout():
+    assert messages.SEND_DEADLINE <= messages.SEND_START_TO_CLOSE * 0.75
