@@ -237,3 +237,12 @@ def from_unix(value: Any) -> datetime | None:
         return datetime.fromtimestamp(int(value), UTC)
     except (TypeError, ValueError, OverflowError):
         return None
+
+
+def from_iso(value: Any) -> datetime | None:
+    """An ISO 8601 time ('2026-11-24T10:00:00.000Z'); one without an offset is taken as UTC."""
+    try:
+        parsed = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)

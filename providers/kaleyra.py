@@ -9,6 +9,7 @@ every name seen in the wild is read (see docs/providers.md).
 from __future__ import annotations
 
 import hashlib
+import json
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,8 @@ from providers.base import (
     WebhookRequest,
     check_response,
     digits,
+    from_iso,
+    from_unix,
     media_type_for,
     obj,
     request,
@@ -45,6 +48,9 @@ STATUSES = {
     "not-sent": DeliveryStatus.failed,
 }
 ID_FIELDS = ("id", "message_id", "msgid", "wamid")
+# What identifies a callback-profile message that carries no id: a retry repeats these values,
+# whatever the JSON's spacing or key order.
+IDENTIFYING_FIELDS = ("from", "mobile", "wanumber", "created_at", "type", "body", "media_url", "reply_to")
 
 
 class KaleyraProvider(Provider):
@@ -70,7 +76,7 @@ class KaleyraProvider(Provider):
             return parse_cloud_values([body])
         if "status" in body and not body.get("from"):
             return _status(body)
-        return Parsed(messages=[_callback_profile(body, request.body)])
+        return Parsed(messages=[_callback_profile(body)])
 
     async def send(
         self,
@@ -130,13 +136,11 @@ def _send_id(body: dict[str, Any]) -> str | None:
     return str(body["id"]) if body.get("id") else None
 
 
-def _callback_profile(body: dict[str, Any], raw: bytes) -> InboundMessage:
+def _callback_profile(body: dict[str, Any]) -> InboundMessage:
     sender = digits(str(body.get("from") or body.get("mobile") or ""))
     if not sender:
         raise WebhookRejected(400, "malformed", "from is missing")
-    # With no id field, retries of one callback carry the same bytes: their hash is the id.
-    message_id = next((str(body[name]) for name in ID_FIELDS if body.get(name)), None)
-    message_id = message_id or "kaleyra-" + hashlib.sha256(raw).hexdigest()[:40]
+    message_id = next((str(body[name]) for name in ID_FIELDS if body.get(name)), None) or _content_id(body)
     declared = str(body.get("type") or "text").lower()
     media = None
     if body.get("media_url"):
@@ -159,7 +163,24 @@ def _callback_profile(body: dict[str, Any], raw: bytes) -> InboundMessage:
         text=str(body.get("body") or ""),
         media=media,
         payload=body,
+        sent_at=_created_at(body.get("created_at")),
     )
+
+
+def _content_id(body: dict[str, Any]) -> str:
+    """With no id field, the id is a hash of what identifies the message, canonically serialized."""
+    identifying = {name: body[name] for name in IDENTIFYING_FIELDS if name in body}
+    canonical = json.dumps(identifying, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "kaleyra-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]
+
+
+def _created_at(value: Any) -> datetime | None:
+    """`created_at`: unix seconds (or milliseconds) as seen in the wild, else ISO 8601 taken as UTC
+    when it has no offset (the field's format is UNCONFIRMED in Kaleyra's docs)."""
+    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+        seconds = int(value)
+        return from_unix(seconds // 1000 if seconds > 10**11 else seconds)
+    return from_iso(value) if value else None
 
 
 def _status(body: dict[str, Any]) -> Parsed:

@@ -29,6 +29,7 @@ from providers.base import (
     WebhookRequest,
     check_response,
     digits,
+    from_iso,
     guess_mime,
     media_type_for,
     obj,
@@ -192,6 +193,7 @@ def _inbound(message: dict[str, Any]) -> InboundMessage:
         text=text,
         media=media,
         payload=message,
+        sent_at=from_iso(message.get("accept_time")),
     )
 
 

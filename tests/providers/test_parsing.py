@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from urllib.parse import urlencode
 
 import pytest
@@ -138,3 +139,45 @@ def test_kaleyra_callback_profile_meta_format_and_status():
         _json({"id": "kaleyra-7", "status": "not-sent", "error": {"code": "E1", "message": "nope"}})
     )
     assert (status.statuses[0].status, status.statuses[0].error_code) == (DeliveryStatus.failed, "E1")
+
+
+def test_sinch_accept_time_is_when_the_customer_wrote():
+    (message,) = SinchProvider().parse(_json(sinch_text("01MSG", "Hej"))).messages
+    assert message.sent_at == datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+    body = sinch_text("01MSG2")
+    body["message"]["accept_time"] = "2026-11-24T11:30:05.123456789Z"  # nanoseconds, as Sinch may
+    (precise,) = SinchProvider().parse(_json(body)).messages
+    assert precise.sent_at == datetime(2026, 11, 24, 11, 30, 5, 123456, tzinfo=UTC)
+    del body["message"]["accept_time"]
+    assert SinchProvider().parse(_json(body)).messages[0].sent_at is None
+
+
+def test_kaleyra_created_at_is_when_the_customer_wrote():
+    wrote = datetime(2024, 11, 24, 10, 0, tzinfo=UTC)
+    cases = [
+        ("1732442400", wrote),  # unix seconds as a string, as seen in the wild
+        (1732442400, wrote),
+        ("1732442400000", wrote),  # milliseconds
+        ("2024-11-24T10:00:00Z", wrote),
+        ("2024-11-24 15:30:00+05:30", wrote),
+        ("2024-11-24 10:00:00", wrote),  # no offset: taken as UTC
+        ("", None),
+        ("yesterday", None),
+    ]
+    for created_at, expected in cases:
+        body = kaleyra_callback("Namaste", created_at=created_at)
+        assert KaleyraProvider().parse(_json(body)).messages[0].sent_at == expected, created_at
+
+
+def test_a_kaleyra_callback_without_an_id_is_identified_by_its_content():
+    body = kaleyra_callback("Namaste")
+    compact = json.dumps(body, separators=(",", ":")).encode()
+    spaced = json.dumps(dict(reversed(list(body.items()))), indent=2).encode()
+    ids = {
+        KaleyraProvider().parse(WebhookRequest({}, raw, "application/json")).messages[0].provider_message_id
+        for raw in (compact, spaced)
+    }
+    assert len(ids) == 1 and ids.pop().startswith("kaleyra-")
+    first = KaleyraProvider().parse(_json(body)).messages[0].provider_message_id
+    other = KaleyraProvider().parse(_json(kaleyra_callback("Namaste!"))).messages[0].provider_message_id
+    assert first != other
