@@ -2,7 +2,8 @@
 
 `AppError` is what code raises on purpose. Request validation, HTTP errors raised by Starlette and
 database constraint violations that slip past the explicit checks (two requests racing for one
-key) are rendered in the same shape, with the field they concern, and never as a 500.
+key) are rendered in the same shape, with the field they concern, and never as a 500; nor is a
+database that is down (503 `database_unavailable`) or whose pool is all in use (503 `database_busy`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from fastapi.responses import JSONResponse
 from psycopg import errors as pg_errors
 from pydantic import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from models import Base
@@ -141,6 +143,11 @@ async def _database_unavailable(_: Request, exc: Exception) -> JSONResponse:
     return _render(503, "database_unavailable", "the database is unreachable; try again shortly")
 
 
+async def _database_busy(_: Request, exc: Exception) -> JSONResponse:
+    log.warning("no database connection free: %s", exc)
+    return _render(503, "database_busy", "every database connection is in use; try again shortly")
+
+
 _FOREIGN_KEY_COLUMNS = {
     str(fk.name): fk.column_keys[0]
     for table in Base.metadata.tables.values()
@@ -175,3 +182,4 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(InterfaceError, _database_unavailable)
     app.add_exception_handler(pg_errors.OperationalError, _database_unavailable)
+    app.add_exception_handler(PoolTimeoutError, _database_busy)

@@ -6,8 +6,8 @@ by its `send` update; the workflow sends its outbox in order through an activity
 between store and send sends it once (the activity skips a message that has its provider id
 already; none of the four providers takes a client idempotency key, so a crash in the instant
 between the provider's answer and recording it can still send twice). If the workflow refuses it
-(closed meanwhile) the message is removed again; if Temporal cannot be reached it stays queued,
-the call answers 503, and `retry` hands it over again.
+(closed meanwhile) the message is removed again; if Temporal cannot be reached, or does not answer
+by the deadline, it stays queued, the call answers 503, and `retry` hands it over again.
 
 Free-form text and media are refused outside the 24-hour customer service window before any
 provider call (409 `outside_service_window`, with when it closed); a template may always go out.
@@ -25,7 +25,7 @@ from sqlalchemy import delete
 
 from api.account_schemas import RECONTACT_TYPES
 from api.deps import CurrentUser, ServicesDep, SessionDep
-from api.dispatch import UPDATE_ERRORS, refused
+from api.dispatch import commit_then_update
 from api.errors import AppError, conflict, forbidden, not_found
 from api.routers.interactions import MessageOut, visible_interaction
 from domain.templating import render, variables
@@ -231,10 +231,11 @@ async def send(
 ) -> MessageOut:
     """Commit the queued message (the send activity reads it), then hand it to the workflow.
 
-    Refused (the interaction closed meanwhile): a new message is removed, one handed over before
-    (a retry) is marked failed; 409. Temporal unreachable, or its answer lost: the message stays queued
-    and the call answers 503; `retry` hands it over again. Commits mid-request on purpose: the
-    worker must see the row, and no lock may be held while Temporal answers.
+    Refused (the interaction closed meanwhile): in a transaction of its own, a new message is
+    removed, one handed over before (a retry) is marked failed; 409. Temporal unreachable, or no
+    answer by the deadline: the message stays queued and the call answers 503; `retry` hands it
+    over again. Commits mid-request on purpose: the worker must see the row, and no connection or
+    lock may be held while Temporal answers.
     """
     session.add(message)
     await session.flush()
@@ -243,25 +244,35 @@ async def send(
         interaction_id=interaction.id, kind=kind, actor_id=message.sender_id, data={"message_id": message.id}
     )
     session.add(event)
-    await session.commit()
-    shown = MessageOut.model_validate(message)
-    handle = services.temporal.get_workflow_handle(
-        interaction_workflow_id(interaction.account_id, interaction.contact_id, interaction.id)
-    )
+    workflow_id = interaction_workflow_id(interaction.account_id, interaction.contact_id, interaction.id)
     try:
-        await handle.execute_update(InteractionWorkflow.send, Outgoing(message.id))
-    except UPDATE_ERRORS as error:
-        if not refused(error):
-            log.warning("message %s stored but not handed to its workflow: %s", message.id, error)
-            raise SEND_PENDING from error
-        await session.execute(delete(InteractionEvent).where(InteractionEvent.id == event.id))
-        if handed_before:
-            message.status = DeliveryStatus.failed
-            message.error_text = "not sent: the interaction was closed first"
-        else:
-            await session.execute(delete(Message).where(Message.id == message.id))
-        await session.commit()
-        raise NOT_SENDABLE from error
+        await commit_then_update(
+            session,
+            services.temporal,
+            workflow_id,
+            InteractionWorkflow.send,
+            Outgoing(message.id),
+            refusal=NOT_SENDABLE,
+            unavailable=SEND_PENDING,
+        )
+    except AppError as error:
+        if error is NOT_SENDABLE:
+            await _withdraw(session, message, event, handed_before=handed_before)
+        raise
+    shown = MessageOut.model_validate(message)
     if not handed_before:
         interaction.show_last(message.text)
     return shown
+
+
+async def _withdraw(
+    session: SessionDep, message: Message, event: InteractionEvent, *, handed_before: bool
+) -> None:
+    """Undo a hand-over the workflow refused, committed before the 409 rolls the request back."""
+    await session.execute(delete(InteractionEvent).where(InteractionEvent.id == event.id))
+    if handed_before:
+        message.status = DeliveryStatus.failed
+        message.error_text = "not sent: the interaction was closed first"
+    else:
+        await session.execute(delete(Message).where(Message.id == message.id))
+    await session.commit()

@@ -2,12 +2,12 @@
 workflow; dispose writes the closed interaction's disposition.
 
 The workflow's validator refuses an offer that is not the caller's or has expired (409), so of
-two agents accepting at once exactly one becomes the owner.
+two agents accepting at once exactly one becomes the owner. An update holds no database connection
+while Temporal answers, and one not answered by the deadline (its workers down) is a 503.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime
 from typing import Any, Self
 
@@ -16,7 +16,7 @@ from pydantic import BaseModel, model_validator
 
 from activities.dispatch import wake_waiting
 from api.deps import CurrentUser, ServicesDep, SessionDep
-from api.dispatch import UPDATE_ERRORS, refused
+from api.dispatch import commit_then_update
 from api.errors import AppError, conflict, invalid
 from api.routers.interactions import visible_interaction
 from models import (
@@ -32,8 +32,6 @@ from models import (
     UserStatus,
 )
 from workflows.interaction import CloseRequest, InteractionWorkflow, OfferAnswer, TransferRequest
-
-log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/whatsapp/interactions", tags=["routing"])
 
@@ -56,11 +54,14 @@ async def accept(
     interaction_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
 ) -> AcceptedOut:
     interaction = await visible_interaction(session, interaction_id, user)
-    handle = services.temporal.get_workflow_handle(interaction.workflow_id)
-    try:
-        accepted = await handle.execute_update(InteractionWorkflow.accept, OfferAnswer(user.id))
-    except UPDATE_ERRORS as error:
-        raise _update_error(error) from error
+    accepted = await commit_then_update(
+        session,
+        services.temporal,
+        interaction.workflow_id,
+        InteractionWorkflow.accept,
+        OfferAnswer(user.id),
+        refusal=OFFER_GONE,
+    )
     return AcceptedOut(interaction_id=accepted.interaction_id, owner_id=accepted.agent_id)
 
 
@@ -69,19 +70,15 @@ async def reject(
     interaction_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
 ) -> dict[str, bool]:
     interaction = await visible_interaction(session, interaction_id, user)
-    handle = services.temporal.get_workflow_handle(interaction.workflow_id)
-    try:
-        await handle.execute_update(InteractionWorkflow.reject, OfferAnswer(user.id))
-    except UPDATE_ERRORS as error:
-        raise _update_error(error) from error
+    await commit_then_update(
+        session,
+        services.temporal,
+        interaction.workflow_id,
+        InteractionWorkflow.reject,
+        OfferAnswer(user.id),
+        refusal=OFFER_GONE,
+    )
     return {"rejected": True}
-
-
-def _update_error(error: Exception, refusal: AppError = OFFER_GONE) -> AppError:
-    if refused(error):
-        return refusal
-    log.warning("Temporal did not take an update: %s", error)
-    return AppError(503, "temporal_unavailable", "routing is unavailable; try again shortly")
 
 
 class CloseIn(BaseModel):
@@ -109,11 +106,14 @@ async def close(
     interaction = await visible_interaction(session, interaction_id, user)
     await _disposition_of(session, interaction.account_id, body.disposition_id)
     request = CloseRequest(user.id, body.disposition_id, staff=user.role is not Role.agent)
-    handle = services.temporal.get_workflow_handle(interaction.workflow_id)
-    try:
-        await handle.execute_update(InteractionWorkflow.close, request)
-    except UPDATE_ERRORS as error:
-        raise _update_error(error, NOT_CLOSABLE) from error
+    await commit_then_update(
+        session,
+        services.temporal,
+        interaction.workflow_id,
+        InteractionWorkflow.close,
+        request,
+        refusal=NOT_CLOSABLE,
+    )
     return {"status": "closed"}
 
 
@@ -191,9 +191,12 @@ async def transfer(
     request = TransferRequest(
         user.id, body.agent_id, body.queue_id, timeout, staff=user.role is not Role.agent
     )
-    handle = services.temporal.get_workflow_handle(shown.workflow_id)
-    try:
-        await handle.execute_update(InteractionWorkflow.transfer, request)
-    except UPDATE_ERRORS as error:
-        raise _update_error(error, NOT_TRANSFERABLE) from error
+    await commit_then_update(
+        session,
+        services.temporal,
+        shown.workflow_id,
+        InteractionWorkflow.transfer,
+        request,
+        refusal=NOT_TRANSFERABLE,
+    )
     return {"transferring_to": body.model_dump(exclude_none=True), "timeout": timeout}
