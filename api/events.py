@@ -3,7 +3,8 @@
 Writers (activities, other API processes) NOTIFY on `models.events.CHANNEL` inside their
 transactions. Each API process LISTENs once and hands every notification to the streams its
 agents hold open, so an agent connected to any process gets its offers. If the listening
-connection drops it is re-opened; agents reconnecting get `interaction_updated` on refetch.
+connection drops it is re-opened, and every open stream is sent `resync`: what was notified in
+the gap is lost, so clients read their state again.
 """
 
 from __future__ import annotations
@@ -23,6 +24,11 @@ log = logging.getLogger(__name__)
 
 RECONNECT_SECONDS = 1.0
 STREAM_BUFFER = 100
+RESYNC = "resync"
+
+
+class NotListening(Exception):
+    """The hub has no LISTEN connection: notifications are not reaching the streams."""
 
 
 class AgentEventHub:
@@ -58,17 +64,30 @@ class AgentEventHub:
         except (ValueError, KeyError, TypeError):
             log.warning("ignored a malformed agent event")
             return
+        item = {"event": message.get("event", "message"), "data": message.get("data", {})}
         for queue in self._streams.get(agent_id, ()):
-            if queue.full():  # a stalled client: drop its oldest event rather than block everyone
-                queue.get_nowait()
-            queue.put_nowait({"event": message.get("event", "message"), "data": message.get("data", {})})
+            _put(queue, item)
+
+    def ensure_listening(self) -> None:
+        if not self.listening.is_set():
+            raise NotListening
+
+    def _resync_all(self) -> None:
+        item = {"event": RESYNC, "data": {"reason": "events may have been missed"}}
+        for queues in self._streams.values():
+            for queue in queues:
+                _put(queue, item)
 
     async def _listen(self) -> None:
+        listened_before = False
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(self._dsn, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self.listening.set()
+                    if listened_before:  # listening again: tell the streams about the gap
+                        self._resync_all()
+                    listened_before = True
                     async for notify in conn.notifies():
                         self.deliver(notify.payload)
             except asyncio.CancelledError:
@@ -77,3 +96,9 @@ class AgentEventHub:
                 self.listening.clear()
                 log.warning("agent event listener lost its connection (%s); reconnecting", type(exc).__name__)
                 await asyncio.sleep(RECONNECT_SECONDS)
+
+
+def _put(queue: asyncio.Queue[dict[str, Any]], item: dict[str, Any]) -> None:
+    if queue.full():  # a stalled client: drop its oldest event rather than block everyone
+        queue.get_nowait()
+    queue.put_nowait(item)

@@ -8,13 +8,18 @@ from fastapi import APIRouter, BackgroundTasks, status
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import InstrumentedAttribute
 
 from activities.dispatch import wake_waiting
 from api.crud import ListOut, get_or_404, paginate
 from api.deps import AdminUser, PageDep, ServicesDep, SessionDep, StaffUser
 from api.errors import invalid, not_found
-from api.routers.users import UserOut
-from models import Base, User
+from api.routers.users import UserOut, ensure_owns_no_open_interactions
+from models import AccountAgent, Base, Interaction, User
+
+# Memberships through which an agent sees interactions (api.routers.interactions.visible), and the
+# interaction column each is matched on: leaving one would strand the open interactions it owns.
+SIGHT_OF_INTERACTIONS: dict[type[Base], InstrumentedAttribute[int]] = {AccountAgent: Interaction.account_id}
 
 
 class MemberIds(BaseModel):
@@ -64,7 +69,14 @@ def add_member_routes(
         summary=f"Remove an agent from a {what}",
     )
     async def remove_member(owner_id: int, user_id: int, _: AdminUser, session: SessionDep) -> None:
+        """Refused while the agent owns open interactions that the membership lets it see."""
         await get_or_404(session, owner, owner_id, what)
+        sight = SIGHT_OF_INTERACTIONS.get(link)
+        user = await session.get(User, user_id, with_for_update=True) if sight is not None else None
+        if sight is not None and user is not None:  # locked: no interaction is assigned to it meanwhile
+            await ensure_owns_no_open_interactions(
+                session, user, f"agent {user.username} of {what} {owner_id}", sight == owner_id
+            )
         removed = await session.execute(delete(link).where(link_owner == owner_id, link_user == user_id))
         if removed.rowcount == 0:  # type: ignore[attr-defined]
             raise not_found(f"agent of {what}", user_id)

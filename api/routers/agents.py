@@ -18,8 +18,21 @@ from sqlalchemy import delete, func, select, update
 
 from activities.dispatch import wake_waiting
 from api.deps import CurrentUser, ServicesDep, SessionDep, bearer, user_for_token
-from api.errors import invalid
-from models import AccountAgent, AgentSession, Offer, OfferStatus, Pause, QueueAgent, UserStatus
+from api.errors import conflict, invalid
+from api.events import RESYNC
+from models import (
+    Account,
+    AccountAgent,
+    AgentSession,
+    Interaction,
+    InteractionStatus,
+    Offer,
+    OfferStatus,
+    Pause,
+    QueueAgent,
+    User,
+    UserStatus,
+)
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
 
@@ -76,10 +89,14 @@ async def get_me(user: CurrentUser, session: SessionDep) -> MeOut:
 async def set_my_status(
     body: StatusIn, user: CurrentUser, session: SessionDep, services: ServicesDep, background: BackgroundTasks
 ) -> MeOut:
-    """Going online wakes the interactions waiting for this agent (after the change commits)."""
+    """Going online wakes the interactions waiting for this agent (after the change commits).
+    An agent in the pause of a mandatory disposition stays in it until `dispose` ends it."""
     if body.pause_id is not None and await session.get(Pause, body.pause_id) is None:
         raise invalid({"pause_id": f"pause {body.pause_id} does not exist"})
+    # Locked and read again: closing an interaction may be pausing this agent right now.
+    await session.refresh(user, with_for_update=True)
     if (user.status, user.pause_id) != (body.status, body.pause_id):
+        await _ensure_nothing_to_dispose(session, user)
         user.status = body.status
         user.pause_id = body.pause_id
         user.status_changed_at = datetime.now(UTC)
@@ -87,6 +104,32 @@ async def set_my_status(
         if body.status is UserStatus.online:
             background.add_task(wake_waiting, services.sessionmaker, services.temporal, user.id)
     return await _me(session, user)
+
+
+async def _ensure_nothing_to_dispose(session: SessionDep, user: User) -> None:
+    """Refuse (409) a status change while the agent owes a mandatory disposition."""
+    if user.status_before_disposition is None:
+        return
+    owed = (
+        await session.scalars(
+            select(Interaction.id)
+            .join(Account, Account.id == Interaction.account_id)
+            .where(
+                Interaction.owner_id == user.id,
+                Interaction.status == InteractionStatus.closed,
+                Interaction.disposition_id.is_(None),
+                Account.mandatory_disposition,
+            )
+            .order_by(Interaction.id)
+        )
+    ).all()
+    if not owed:  # nothing left to dispose (the account stopped demanding it): the pause is over
+        user.status_before_disposition = None
+        return
+    raise conflict(
+        f"awaiting a mandatory disposition: interaction {', '.join(map(str, owed))}; dispose first",
+        code="disposition_required",
+    )
 
 
 HEARTBEAT_SECONDS = 15.0
@@ -98,7 +141,7 @@ HEARTBEAT_SECONDS = 15.0
     responses={
         200: {
             "content": {"text/event-stream": {}},
-            "description": "offer, offer_rescinded, message, interaction_updated",
+            "description": "offer, offer_rescinded, message, interaction_updated, resync",
         }
     },
 )
@@ -110,8 +153,9 @@ async def my_events(
         str | None, Query(description="for EventSource, which cannot send headers")
     ] = None,
 ) -> StreamingResponse:
-    """Server-Sent Events for the signed-in agent. While a stream is open (heartbeat every 15 s)
-    the agent counts as present; an agent with no live stream has closed the tab."""
+    """Server-Sent Events for the signed-in agent. While a stream is open the agent counts as
+    present (its session is refreshed every 15 s, busy or idle); an agent with no live stream
+    has closed the tab. After `resync` (events may have been lost) the pending offers follow."""
     user = await user_for_token(services, session, credentials.credentials if credentials else access_token)
     presence = AgentSession(id=uuid.uuid4(), user_id=user.id)
     session.add(presence)
@@ -119,17 +163,27 @@ async def my_events(
 
     async def stream() -> AsyncIterator[str]:
         try:
-            yield f"event: ready\ndata: {json.dumps({'agent_id': user.id})}\n\n"
-            for event in await _pending_offers(services, user.id):  # offers made while the tab was closed
-                yield f"event: offer\ndata: {json.dumps(event, default=str)}\n\n"
+            yield _event("ready", {"agent_id": user.id})
+            for offer in await _pending_offers(services, user.id):  # offers made while the tab was closed
+                yield _event("offer", offer)
+            clock = asyncio.get_running_loop()
+            touch_at = clock.time() + HEARTBEAT_SECONDS
             while True:
+                # Presence follows the clock, not the traffic: a busy stream is refreshed too.
                 try:
-                    item = await asyncio.wait_for(queue.get(), HEARTBEAT_SECONDS)
+                    item = await asyncio.wait_for(queue.get(), max(touch_at - clock.time(), 0))
                 except TimeoutError:
+                    item = None
+                if item is None or clock.time() >= touch_at:
                     await _touch(services, presence.id)
+                    touch_at = clock.time() + HEARTBEAT_SECONDS
+                if item is None:
                     yield ": heartbeat\n\n"
                     continue
-                yield f"event: {item['event']}\ndata: {json.dumps(item['data'], default=str)}\n\n"
+                yield _event(item["event"], item["data"])
+                if item["event"] == RESYNC:  # what the gap swallowed may include offers
+                    for offer in await _pending_offers(services, user.id):
+                        yield _event("offer", offer)
         finally:
             services.events.unsubscribe(user.id, queue)
             # The client left and Starlette is cancelling this stream: finish the cleanup anyway
@@ -140,6 +194,10 @@ async def my_events(
 
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+def _event(name: str, data: object) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
 
 
 async def _pending_offers(services: ServicesDep, agent_id: int) -> list[dict[str, object]]:

@@ -21,7 +21,10 @@ async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz", responses={503: {"description": "PostgreSQL or Temporal is unreachable"}})
+@router.get(
+    "/readyz",
+    responses={503: {"description": "PostgreSQL or Temporal is unreachable, or agent events are not heard"}},
+)
 async def readyz(services: ServicesDep) -> JSONResponse:
     async def database() -> None:
         async with services.engine.connect() as conn:
@@ -30,7 +33,10 @@ async def readyz(services: ServicesDep) -> JSONResponse:
     async def temporal() -> None:
         await services.temporal.service_client.check_health(timeout=timedelta(seconds=CHECK_TIMEOUT))
 
-    checks = {"database": database, "temporal": temporal}
+    async def event_listener() -> None:  # without it offers never reach the agents' streams
+        services.events.ensure_listening()
+
+    checks = {"database": database, "temporal": temporal, "event_listener": event_listener}
     results: dict[str, str] = {}
     for name, check in checks.items():
         try:

@@ -7,14 +7,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, BackgroundTasks, status
 from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from activities.dispatch import wake_waiting
 from api.crud import ListOut, Out, apply_patch, ensure_unreferenced, get_or_404, paginate
 from api.deps import AdminUser, PageDep, ServicesDep, SessionDep, StaffUser
-from api.errors import conflict, invalid
+from api.errors import AppError, conflict, invalid
 from api.security import hash_password
-from models import Account, Action, Role, User, UserStatus
+from models import Account, Action, Interaction, Role, User, UserStatus
+from models.interaction import ACTIVE
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
@@ -101,10 +103,12 @@ async def update_user(
 
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_user(user_id: int, me: AdminUser, session: SessionDep) -> None:
-    """Memberships of accounts and queues go with the user; action-plan steps that name them block it."""
-    user = await get_or_404(session, User, user_id, "user")
+    """Memberships of accounts and queues go with the user; action-plan steps that name them, and
+    open interactions it owns, block it."""
+    user = await get_or_404(session, User, user_id, "user", lock=True)  # no interaction is assigned meanwhile
     if user.id == me.id:
         raise conflict("you cannot delete yourself")
+    await ensure_owns_no_open_interactions(session, user, f"user {user.username}")
     await ensure_unreferenced(
         session,
         f"user {user.username}",
@@ -118,3 +122,24 @@ async def delete_user(user_id: int, me: AdminUser, session: SessionDep) -> None:
         ],
     )
     await session.delete(user)
+
+
+async def ensure_owns_no_open_interactions(
+    session: AsyncSession, user: User, what: str, *scope: ColumnElement[bool]
+) -> None:
+    """Refuse (409) while `user` owns open interactions (among those matching `scope`): nobody
+    could serve them, so a supervisor transfers or closes them first."""
+    owned = (
+        await session.scalars(
+            select(Interaction.id)
+            .where(Interaction.owner_id == user.id, ACTIVE, *scope)
+            .order_by(Interaction.id)
+        )
+    ).all()
+    if owned:
+        raise AppError(
+            409,
+            "owns_open_interactions",
+            f"{what} owns open interaction {', '.join(map(str, owned))}; transfer or close it first",
+            details={"interaction_ids": list(owned)},
+        )

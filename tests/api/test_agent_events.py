@@ -1,5 +1,6 @@
 """Agents' Server-Sent Events over real HTTP: offers rendered from the account's template, the
-rescind when another agent takes it, and delivery by any API process (LISTEN/NOTIFY)."""
+rescind when another agent takes it, delivery by any API process (LISTEN/NOTIFY), presence kept
+fresh on a busy stream, and `resync` after the listening connection comes back."""
 
 from __future__ import annotations
 
@@ -11,7 +12,9 @@ from typing import Any
 
 import httpx
 
+from api import events as event_hub
 from api.app import create_app
+from api.routers import agents
 from tests.fakes.providers import LoopbackServer
 from tests.helpers import db, wait_for
 from tests.workflows.test_routing import (
@@ -153,3 +156,73 @@ async def test_an_agent_opening_the_stream_late_gets_its_pending_offers(
         assert offer["interaction_id"] == interaction["id"]
         expected = f"Account: {floor.account['name']} Queue: {floor.queue['name']} From: 393331234567"
         assert offer["notification"]["text"] == expected  # the default template
+
+
+def seen_at(settings, agent_id: int) -> Any:
+    with db(settings) as conn:
+        row = conn.execute("SELECT seen_at FROM agent_sessions WHERE user_id = %s", (agent_id,)).fetchone()
+    assert row is not None
+    return row[0]
+
+
+async def test_a_busy_stream_keeps_the_agent_present(api, admin, app, settings, monkeypatch):
+    monkeypatch.setattr(agents, "HEARTBEAT_SECONDS", 0.5)
+    ann_id, ann = await api.user(admin, "ann")
+    token = ann["Authorization"].removeprefix("Bearer ")
+    async with LoopbackServer(app) as base_url, EventStream(base_url, token) as stream:
+        opened = seen_at(settings, ann_id)
+        for n in range(20):  # an event every 0.1 s over four heartbeat intervals: never idle
+            app.state.services.events.deliver(
+                json.dumps({"agent_id": ann_id, "event": "message", "data": {"n": n}})
+            )
+            await asyncio.sleep(0.1)
+        assert seen_at(settings, ann_id) > opened
+        assert sum(name == "message" for name, _ in stream.events) == 20
+
+
+async def listener_pid(settings) -> int | None:
+    with db(settings) as conn:
+        row = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = current_database()"
+        ).fetchone()
+    return row[0] if row else None
+
+
+async def test_streams_resync_after_the_listener_reconnects(
+    api, client, admin, fakes, worker, temporal_env, app, settings, monkeypatch
+):
+    monkeypatch.setattr(event_hub, "RECONNECT_SECONDS", 3.0)  # long enough to see the gap
+    floor = await make_floor(api, client, admin, fakes, names=("ann",))
+    ann = floor.agents["ann"]
+    await go_online(client, ann)
+    interaction = await first_message_to_queue(client, admin, floor)
+    await offered(temporal_env, interaction, {ann.id})
+    hub = app.state.services.events
+    await hub.listening.wait()
+    token = ann.headers["Authorization"].removeprefix("Bearer ")
+    async with LoopbackServer(app) as base_url, EventStream(base_url, token) as stream:
+        await stream.next("offer")
+        pid = await wait_for(lambda: listener_pid(settings))
+        with db(settings) as conn:
+            conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+        async def not_listening() -> bool:
+            return not hub.listening.is_set()
+
+        await wait_for(not_listening)
+        response = await client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json()["event_listener"] == "unavailable: NotListening"
+
+        resync = await stream.next("resync")
+        assert resync == {"reason": "events may have been missed"}
+        names = [name for name, _ in stream.events]
+        after = names.index("resync")
+
+        async def offer_sent_again() -> bool:
+            return "offer" in [name for name, _ in stream.events][after:]
+
+        await wait_for(offer_sent_again)
+        assert stream.events[-1][1]["interaction_id"] == interaction["id"]
+        response = await client.get("/readyz")
+        assert response.status_code == 200, response.text

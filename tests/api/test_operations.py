@@ -1,4 +1,5 @@
-"""Health, readiness (PostgreSQL and Temporal), metrics, and the error shape for stray requests."""
+"""Health, readiness (PostgreSQL, Temporal, the agent-event listener), metrics, and the error shape
+for stray requests."""
 
 from __future__ import annotations
 
@@ -7,11 +8,12 @@ import httpx
 from api.app import create_app
 
 
-async def test_healthz_and_readyz(client):
+async def test_healthz_and_readyz(client, app):
     assert (await client.get("/healthz")).json() == {"status": "ok"}
+    await app.state.services.events.listening.wait()
     response = await client.get("/readyz")
     assert response.status_code == 200, response.text
-    assert response.json() == {"status": "ready", "database": "ok", "temporal": "ok"}
+    assert response.json() == {"status": "ready", "database": "ok", "temporal": "ok", "event_listener": "ok"}
 
 
 async def _readyz(settings):
