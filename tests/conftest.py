@@ -11,7 +11,8 @@ import os
 import shutil
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -173,23 +174,34 @@ class Api:
         return created["id"], await self.login(username, "password-123")
 
 
-@pytest.fixture
-async def worker(settings: Settings, temporal_env: WorkflowEnvironment) -> AsyncIterator[Worker]:
+@asynccontextmanager
+async def running_worker(
+    settings: Settings, temporal_env: WorkflowEnvironment, swap: Sequence[Callable[..., Any]] = ()
+) -> AsyncIterator[Worker]:
     """A Temporal worker with Shareline's workflows and activities on this test's task queue, and
-    the inbound relay beside it, as `python worker.py` runs them."""
+    the inbound relay beside it, as `python worker.py` runs them. `swap` replaces the activities
+    of the same names (a test that must hold one at a chosen instant)."""
     engine = create_engine(settings.sqlalchemy_url, pool_size=5)
     sessions = create_sessionmaker(engine)
     relay = InboundRelay(settings.libpq_url, sessions, temporal_env.client, settings.temporal_task_queue)
+    swapped = {replacement.__name__: replacement for replacement in swap}
     async with httpx.AsyncClient(timeout=10) as http:
+        activities = build_activities(settings, sessions, http, temporal_env.client)
         running = Worker(
             temporal_env.client,
             task_queue=settings.temporal_task_queue,
             workflows=WORKFLOWS,
-            activities=build_activities(settings, sessions, http, temporal_env.client),
+            activities=[swapped.get(real.__name__, real) for real in activities],
         )
         async with running, relay.running():
             yield running
     await engine.dispose()
+
+
+@pytest.fixture
+async def worker(settings: Settings, temporal_env: WorkflowEnvironment) -> AsyncIterator[Worker]:
+    async with running_worker(settings, temporal_env) as running:
+        yield running
 
 
 @pytest.fixture

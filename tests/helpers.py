@@ -45,3 +45,18 @@ async def summary_of(client: Client, workflow_id: str) -> InteractionSummary | N
         return await client.get_workflow_handle(workflow_id).query(InteractionWorkflow.summary)
     except RPCError:
         return None
+
+
+def scalar(settings: Settings, query: str, *params: Any) -> Any:
+    """The one value a test's query returns."""
+    with db(settings) as conn:
+        row = conn.execute(query, params).fetchone()
+    assert row is not None, query
+    return row[0]
+
+
+async def ready_summary(client: Client, workflow_id: str) -> InteractionSummary:
+    """The summary once the workflow answers queries."""
+    summary = await wait_for(lambda: summary_of(client, workflow_id))
+    assert summary is not None
+    return summary

@@ -33,7 +33,13 @@ from workflows.signals import AgentAvailable, MessageArrived
 with workflow.unsafe.imports_passed_through():
     from activities.common import PROVIDER_REJECTED
     from activities.media import MediaActivities, MediaFailure, StoreMedia
-    from activities.messages import MessageActivities, QueueMessage, SendFailure, SendMessage
+    from activities.messages import (
+        SEND_START_TO_CLOSE,
+        MessageActivities,
+        QueueMessage,
+        SendFailure,
+        SendMessage,
+    )
     from activities.routing import (
         AddTags,
         AgentWait,
@@ -467,7 +473,7 @@ class InteractionWorkflow:
         await workflow.execute_activity_method(
             MessageActivities.send_message,
             SendMessage(message_id),
-            start_to_close_timeout=QUICK,
+            start_to_close_timeout=SEND_START_TO_CLOSE,
             retry_policy=SEND_RETRY,
         )
 

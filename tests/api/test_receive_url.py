@@ -13,7 +13,7 @@ from api.app import create_app
 from api.ingestion import interaction_upsert
 from relay.inbound import InboundRelay
 from tests.conftest import error_fields
-from tests.helpers import count, db, summary_of, wait_for
+from tests.helpers import count, db, ready_summary, summary_of, wait_for
 from tests.webhooks import (
     kaleyra_callback,
     make_account,
@@ -61,7 +61,7 @@ async def test_twilio_text_is_stored_and_reaches_its_workflow(
         "in", "text", "Ciao, ho bisogno di aiuto", "SM100", "received"
     )  # fmt: skip
 
-    summary = await wait_for(lambda: summary_of(temporal_env.client, interaction["workflow_id"]))
+    summary = await ready_summary(temporal_env.client, interaction["workflow_id"])
     assert summary.messages_handled == 1
     description = await temporal_env.client.get_workflow_handle(interaction["workflow_id"]).describe()
     assert description.workflow_type == "InteractionWorkflow"

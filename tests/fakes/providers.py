@@ -97,6 +97,7 @@ class FakeProviders:
             or request.path_params["sid"] != self.twilio_sid
         ):
             return JSONResponse({"code": 20003, "message": "Authenticate", "status": 401}, status_code=401)
+        await self._scripted_hang("twilio.send")
         if scripted := self._scripted("twilio.send"):
             return scripted
         sid = self.twilio_sid_for(self.next_id())
@@ -108,6 +109,7 @@ class FakeProviders:
         await self._record("twilio.media", request)
         if not _basic_ok(request, self.twilio_sid, self.twilio_token):
             return Response(status_code=401)
+        await self._scripted_hang("twilio.media")
         if scripted := self._scripted("twilio.media"):
             return scripted
         return Response(MEDIA_BYTES, media_type="image/png")
