@@ -9,6 +9,7 @@ from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateStage
 
 from relay.inbound import InboundRelay
 from tests.helpers import db, ready_summary, scalar, summary_of, wait_for
+from tests.workflows.test_replay import keep_history
 from tests.workflows.test_routing import (
     accept,
     first_message_to_queue,
@@ -114,6 +115,7 @@ async def test_a_message_reaching_a_closing_workflow_goes_to_the_next_interactio
     late = late_message(settings, interaction["id"], "SM2", signalled=True)
     await handle.signal(ids.MESSAGE_RECEIVED, MessageArrived(late))
     assert (await handle.result())["messages_handled"] == 1
+    await keep_history(temporal_env.client, interaction["workflow_id"], "message_while_closing_moved_on")
     await wait_for(lambda: asyncio.sleep(0, home_of(settings, late) != interaction["id"]))
     second = home_of(settings, late)
     workflow_id = ids.interaction_workflow_id(floor.account["id"], interaction["contact"]["id"], second)

@@ -15,6 +15,7 @@ from activities.routing import FindAgents, OwnerCheck, OwnerStatus, RoutingActiv
 from tests.conftest import running_worker
 from tests.helpers import db, summary_of, wait_for
 from tests.webhooks import post_twilio, twilio_message
+from tests.workflows.test_replay import keep_history
 from tests.workflows.test_routing import (
     accept,
     first_message_to_queue,
@@ -53,6 +54,7 @@ async def test_an_agent_at_capacity_cannot_accept_a_second_offer_and_it_passes_o
     assert (await accept(client, second, bob)).status_code == 200
     shown = (await client.get(f"/api/whatsapp/interactions/{second['id']}", headers=admin)).json()
     assert shown["owner_id"] == bob.id
+    await keep_history(temporal_env.client, second["workflow_id"], "accept_refused_at_capacity")
 
 
 async def test_a_transfer_while_the_owner_is_rechecked_is_refused_and_nothing_wedges(
