@@ -10,6 +10,7 @@ a hint: each workflow re-checks eligibility itself.
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
@@ -22,6 +23,8 @@ from workflows import ids
 from workflows.signals import AgentAvailable
 
 log = logging.getLogger(__name__)
+
+WAKE_TIMEOUT = timedelta(seconds=5)  # a wake-up is a hint: never worth waiting long for Temporal
 
 
 async def wake_waiting(sessions: async_sessionmaker[AsyncSession], temporal: Client, agent_id: int) -> int:
@@ -39,7 +42,7 @@ async def wake_waiting(sessions: async_sessionmaker[AsyncSession], temporal: Cli
     for workflow_id in workflow_ids:
         try:
             await temporal.get_workflow_handle(workflow_id).signal(
-                ids.AGENT_AVAILABLE, AgentAvailable(agent_id)
+                ids.AGENT_AVAILABLE, AgentAvailable(agent_id), rpc_timeout=WAKE_TIMEOUT
             )
         except RPCError as error:  # finished meanwhile, or Temporal briefly away: the next event retries
             log.info("could not wake %s: %s", workflow_id, error.status)

@@ -2,8 +2,9 @@
 
 Inbound messages: the contact is found by mobile (or created in the account's default list), the
 contact's active interaction is found or created (a partial unique index settles races), and the
-message is inserted unless its provider id is already stored. Status callbacks are one UPDATE
-each that only moves a message's status forward; none of this touches Temporal.
+message is inserted unless its provider id is already stored. Status callbacks only move a
+message's status forward: one UPDATE when the message is known, else parked under the provider
+id's lock until the send records it. None of this touches Temporal: the inbound relay does.
 """
 
 from __future__ import annotations

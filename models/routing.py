@@ -33,9 +33,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from models.account import AccountAgent
+from models.account import Account, AccountAgent
 from models.base import Base, enum_column
-from models.interaction import Interaction
+from models.interaction import Interaction, InteractionStatus
 from models.queue import Queue, QueueAgent
 
 
@@ -136,4 +136,19 @@ def waits_for_agent(agent_id: int, limit: int) -> Select[str]:
         .where(or_(QueueWait.agent_id == agent_id, in_queue))
         .order_by(QueueWait.agent_id.is_(None), Queue.weight.desc(), QueueWait.waiting_since)
         .limit(limit)
+    )
+
+
+def owed_dispositions(agent_id: int) -> Select[int]:
+    """Ids of the interactions `agent_id` closed without the disposition its account demands."""
+    return (
+        select(Interaction.id)
+        .join(Account, Account.id == Interaction.account_id)
+        .where(
+            Interaction.owner_id == agent_id,
+            Interaction.status == InteractionStatus.closed,
+            Interaction.disposition_id.is_(None),
+            Account.mandatory_disposition,
+        )
+        .order_by(Interaction.id)
     )

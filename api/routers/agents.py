@@ -21,11 +21,8 @@ from api.deps import CurrentUser, ServicesDep, SessionDep, bearer, user_for_toke
 from api.errors import conflict, invalid
 from api.events import RESYNC
 from models import (
-    Account,
     AccountAgent,
     AgentSession,
-    Interaction,
-    InteractionStatus,
     Offer,
     OfferStatus,
     Pause,
@@ -33,6 +30,7 @@ from models import (
     User,
     UserStatus,
 )
+from models.routing import owed_dispositions
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
 
@@ -110,19 +108,7 @@ async def _ensure_nothing_to_dispose(session: SessionDep, user: User) -> None:
     """Refuse (409) a status change while the agent owes a mandatory disposition."""
     if user.status_before_disposition is None:
         return
-    owed = (
-        await session.scalars(
-            select(Interaction.id)
-            .join(Account, Account.id == Interaction.account_id)
-            .where(
-                Interaction.owner_id == user.id,
-                Interaction.status == InteractionStatus.closed,
-                Interaction.disposition_id.is_(None),
-                Account.mandatory_disposition,
-            )
-            .order_by(Interaction.id)
-        )
-    ).all()
+    owed = (await session.scalars(owed_dispositions(user.id))).all()
     if not owed:  # nothing left to dispose (the account stopped demanding it): the pause is over
         user.status_before_disposition = None
         return

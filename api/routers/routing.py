@@ -31,6 +31,7 @@ from models import (
     User,
     UserStatus,
 )
+from models.routing import owed_dispositions
 from workflows.interaction import CloseRequest, InteractionWorkflow, OfferAnswer, TransferRequest
 
 router = APIRouter(prefix="/api/whatsapp/interactions", tags=["routing"])
@@ -145,7 +146,9 @@ async def dispose(
         if interaction.owner_id
         else None
     )
-    if owner is not None and owner.status_before_disposition is not None:
+    await session.flush()
+    still_owed = owner is not None and (await session.scalars(owed_dispositions(owner.id))).first()
+    if owner is not None and owner.status_before_disposition is not None and not still_owed:
         restored = UserStatus(owner.status_before_disposition)
         owner.status, owner.pause_id, owner.status_before_disposition = restored, None, None
         owner.status_changed_at = datetime.now(UTC)

@@ -13,8 +13,10 @@ from tests.workflows.test_routing import (
     accept,
     first_message_to_queue,
     go_online,
+    inbound,
     make_floor,
     offered,
+    the_interaction,
 )
 
 
@@ -119,3 +121,33 @@ async def test_a_user_owning_open_interactions_is_not_deleted(
     with db(settings) as conn:
         row = conn.execute("SELECT owner_id FROM interactions WHERE id = %s", (interaction["id"],)).fetchone()
     assert row == (None,)
+
+
+async def test_the_pause_lasts_until_every_owed_disposition_is_given(
+    api, client, admin, fakes, worker, temporal_env
+):
+    floor = await make_floor(api, client, admin, fakes, names=("ann",))
+    ann = floor.agents["ann"]
+    pause = await api.create(admin, "/api/pauses", {"name": "Wrap-up"})
+    base = f"/api/whatsapp/accounts/{floor.account['id']}"
+    sold = await api.create(admin, f"{base}/dispositions", {"name": "Sold"})
+    await client.patch(
+        base, json={"mandatory_disposition": True, "disposition_pause_id": pause["id"]}, headers=admin
+    )
+    await go_online(client, ann)
+    first = await owned_interaction(client, admin, temporal_env, floor, ann)
+    await inbound(client, floor, "SM2", mobile="393330000002")
+    second = await the_interaction(client, admin, mobile="393330000002")
+    await offered(temporal_env, second, {ann.id})
+    assert (await accept(client, second, ann)).status_code == 200
+    await close(client, temporal_env, first, ann)
+    await close(client, temporal_env, second, ann)
+
+    def dispose(interaction):
+        path = f"/api/whatsapp/interactions/{interaction['id']}/dispose"
+        return client.post(path, json={"disposition_id": sold["id"]}, headers=ann.headers)
+
+    assert (await dispose(first)).json()["agent_status"] is None  # the second is still owed
+    me = (await client.get("/api/agents/me", headers=ann.headers)).json()
+    assert (me["status"], me["pause_id"]) == ("paused", pause["id"])
+    assert (await dispose(second)).json()["agent_status"] == "online"
