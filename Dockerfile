@@ -20,6 +20,7 @@ COPY domain ./domain
 COPY integrations ./integrations
 COPY models ./models
 COPY providers ./providers
+COPY relay ./relay
 COPY stack ./stack
 COPY workflows ./workflows
 
