@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
 
@@ -257,15 +257,7 @@ async def _move(session: AsyncSession, handover: Handover, row: Row[tuple[object
             data={"message_id": handover.message_id, "to_interaction_id": target},
         )
     )
-    return Handover(
-        message_id=handover.message_id,
-        interaction_id=target,
-        account_id=handover.account_id,
-        account_key=handover.account_key,
-        contact_id=handover.contact_id,
-        contact_mobile=handover.contact_mobile,
-        has_media=handover.has_media,
-    )
+    return replace(handover, interaction_id=target)
 
 
 async def _end(session: AsyncSession, interaction_id: int) -> None:
