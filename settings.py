@@ -7,6 +7,7 @@ environment on its own.
 from __future__ import annotations
 
 import base64
+import hashlib
 import os
 from enum import StrEnum
 from pathlib import Path
@@ -36,6 +37,9 @@ class Settings(BaseSettings):
     temporal_address: str = "localhost:7233"
     temporal_namespace: str = "default"
     temporal_task_queue: str = "shareline"
+    # True: the ShareContact search attribute holds a keyed hash of the mobile, not the number
+    # (Temporal's UI has no per-account access control); `python -m stack.find_contact` finds one.
+    temporal_contact_hash: bool = False
 
     public_url: str = "http://localhost:8000"
     admin_password: SecretStr | None = None
@@ -87,6 +91,18 @@ class Settings(BaseSettings):
     def libpq_url(self) -> str:
         """The database URL for a plain psycopg connection (LISTEN, outside SQLAlchemy)."""
         return self.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+    def purpose_key(self, purpose: str) -> bytes:
+        """A key derived from the secret key for one use only (signing media links, hashing
+        contacts...), so no two uses share a key and none of them is the encryption key."""
+        assert self.secret_key is not None
+        secret = self.secret_key.get_secret_value().encode()
+        return hashlib.sha256(b"shareline " + purpose.encode() + b"\0" + secret).digest()
+
+    @property
+    def temporal_contact_key(self) -> bytes | None:
+        """The key ShareContact values are hashed with, or None to store mobiles as they are."""
+        return self.purpose_key("temporal contact hash") if self.temporal_contact_hash else None
 
     @property
     def media_dir(self) -> Path:

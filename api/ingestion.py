@@ -180,12 +180,11 @@ async def record_nonce(session: AsyncSession, account_id: int, nonce: str) -> bo
 
 
 async def _contact_for(session: AsyncSession, account: Account, inbound: InboundMessage) -> int:
-    """The contact with this mobile (the account's list first, then any list), else a new one."""
+    """The contact with this mobile in the account's default list, else a new one there (as
+    XCALLY's "List: the default List where the new WhatsApp contacts will be saved"). Only that
+    list: a contact curated in another account's list is never shown to this account's agents."""
     found = await session.scalar(
-        select(Contact.id)
-        .where(Contact.mobile == inbound.mobile)
-        .order_by((Contact.list_id == account.list_id).desc(), Contact.id)
-        .limit(1)
+        select(Contact.id).where(Contact.list_id == account.list_id, Contact.mobile == inbound.mobile)
     )
     if found is not None:
         return found

@@ -1,4 +1,9 @@
-"""Prometheus metrics for the API process: requests by route template, status and latency."""
+"""Prometheus metrics for the API process: requests by route template, status and latency.
+
+Every label value comes from a bounded set, whatever a client sends: the method is one of
+KNOWN_METHODS or "other", the route is the matched route's template (`/api/users/{user_id}`,
+never the raw path) or "unmatched", and the status is the one the app answered.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,18 @@ import time
 from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(scope: Scope) -> str:
+    method = scope.get("method")
+    return method if method in KNOWN_METHODS else "other"
+
+
+def route_label(scope: Scope) -> str:
+    template = getattr(scope.get("route"), "path", None)
+    return template if isinstance(template, str) and template else "unmatched"
 
 
 class ApiMetrics:
@@ -44,8 +61,7 @@ class MetricsMiddleware:
 
         async def send_and_count(message: Message) -> None:
             if message["type"] == "http.response.start":
-                route = getattr(scope.get("route"), "path", "unmatched")
-                method = scope["method"]
+                route, method = route_label(scope), method_label(scope)
                 self.metrics.requests.labels(method, route, str(message["status"])).inc()
                 self.metrics.latency.labels(method, route).observe(time.perf_counter() - started)
             await send(message)

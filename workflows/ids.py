@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+
 from temporalio.common import SearchAttributeKey
 
 # Search attributes an operator filters on in the Temporal UI, e.g. `ShareAccountKey = "SUP1"`.
@@ -11,6 +14,21 @@ AGENT = SearchAttributeKey.for_keyword("ShareAgent")
 STATUS = SearchAttributeKey.for_keyword("ShareStatus")
 
 SEARCH_ATTRIBUTES = (ACCOUNT_KEY, CONTACT, AGENT, STATUS)
+
+
+def contact_value(mobile: str, key: bytes | None) -> str:
+    """What ShareContact holds for a contact: its mobile, or with a key (Settings.temporal_contact_key,
+    SHARELINE_TEMPORAL_CONTACT_HASH) the mobile's HMAC-SHA256, so Temporal never sees the number.
+    Computed by whoever starts the workflow, outside the workflow sandbox."""
+    if key is None:
+        return mobile
+    return hmac.new(key, mobile.encode(), hashlib.sha256).hexdigest()
+
+
+def contact_query(mobile: str, key: bytes | None) -> str:
+    """The Temporal visibility query that finds a contact's interaction workflows."""
+    return f'{CONTACT.name} = "{contact_value(mobile, key)}"'
+
 
 # Signals that are sent with signal-with-start need their name as a string; handlers use the same.
 MESSAGE_RECEIVED = "message_received"

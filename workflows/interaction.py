@@ -867,12 +867,14 @@ class InteractionWorkflow:
             )
 
 
-def search_attributes(account_key: str, contact_mobile: str, status: str) -> TypedSearchAttributes:
-    """The search attributes a new interaction workflow starts with."""
+def search_attributes(account_key: str, contact: str, status: str) -> TypedSearchAttributes:
+    """The search attributes a new interaction workflow starts with. `contact` is ShareContact's
+    value, `ids.contact_value(mobile, settings.temporal_contact_key)`: the mobile, or its keyed
+    hash when SHARELINE_TEMPORAL_CONTACT_HASH is on (hashed by the caller, outside the sandbox)."""
     return TypedSearchAttributes(
         [
             SearchAttributePair(ids.ACCOUNT_KEY, account_key),
-            SearchAttributePair(ids.CONTACT, contact_mobile),
+            SearchAttributePair(ids.CONTACT, contact),
             SearchAttributePair(ids.STATUS, status),
         ]
     )

@@ -4,9 +4,11 @@ interactions of the accounts they belong to."""
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 from sqlalchemy import Select, select, update
@@ -176,11 +178,46 @@ async def list_messages(
 async def get_media(
     interaction_id: int, message_id: int, user: CurrentUser, session: SessionDep, services: ServicesDep
 ) -> FileResponse:
-    """The stored bytes of an inbound media message (404 until the download has finished)."""
+    """The stored bytes of an inbound media message (404 until the download has finished).
+
+    The sender chose both the bytes and the type they claim, so the file is served as a
+    download browsers may not sniff; only an image whose bytes are PNG, JPEG, GIF or WebP is
+    served inline (for the desk to show), typed by what its bytes are."""
     await visible_interaction(session, interaction_id, user)
     message = await session.get(Message, message_id)
     if message is None or message.interaction_id != interaction_id or not (message.media or {}).get("path"):
         raise not_found("stored media of message", message_id)
     assert message.media is not None
     path = services.settings.media_dir / message.media["path"]
-    return FileResponse(path, media_type=message.media.get("content_type") or "application/octet-stream")
+    head = await run_in_threadpool(_head, path)
+    if head is None:
+        raise not_found("stored media of message", message_id)
+    image = image_type(head)
+    return FileResponse(
+        path,
+        media_type=image or message.media.get("content_type") or "application/octet-stream",
+        filename=message.media.get("filename") or path.name,
+        content_disposition_type="inline" if image else "attachment",
+        headers={"X-Content-Type-Options": "nosniff"},
+    )
+
+
+def _head(path: Path) -> bytes | None:
+    try:
+        with path.open("rb") as stored:
+            return stored.read(12)
+    except FileNotFoundError:
+        return None
+
+
+def image_type(head: bytes) -> str | None:
+    """The image type the first 12 bytes of a file are, by their magic numbers, or None."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "image/png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "image/jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "image/gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "image/webp"
+    return None
