@@ -87,6 +87,15 @@ SECRET_CREDENTIALS: dict[ProviderType, frozenset[str]] = {
     ProviderType.meta: frozenset({"auth_token", "app_secret"}),
     ProviderType.kaleyra: frozenset({"api_key"}),
 }
+# Where a stored secret is sent, by the field holding the address: changing the address means
+# sending the secret again, or "***" would hand the stored secret to whoever the new address is.
+SECRET_DESTINATIONS: dict[ProviderType, dict[str, frozenset[str]]] = {
+    ProviderType.sinch_v2: {"base_url": frozenset({"key_secret"})},  # the tokens it buys go there
+    ProviderType.kaleyra: {"base_url": frozenset({"api_key"})},
+}
+ASSISTANT_DESTINATIONS: dict[str, frozenset[str]] = {"base_url": frozenset({"api_key"})}
+# Video has no such pair: Vidaoo's address is a setting (SHARELINE_VIDAOO_API_BASE), not the account's.
+
 # Account types that can send a template to reopen a conversation after the 24-hour window.
 RECONTACT_TYPES = frozenset({ProviderType.meta, ProviderType.kaleyra})
 

@@ -8,15 +8,18 @@ by the section's model, then written back with the secrets split out and sealed.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from api.account_schemas import (
+    ASSISTANT_DESTINATIONS,
     CREDENTIALS,
     MASK,
     RECONTACT_TYPES,
     SECRET_CREDENTIALS,
+    SECRET_DESTINATIONS,
     AccountIn,
     AccountOut,
     AccountPatch,
@@ -94,12 +97,13 @@ def apply_account(account: Account, body: AccountPatch, box: SecretBox) -> None:
         "assistant": Assistant,
         "video": Video,
     }
+    destinations = {"credentials": SECRET_DESTINATIONS.get(provider, {}), "assistant": ASSISTANT_DESTINATIONS}
     sections: dict[str, BaseModel] = {}
     for name, model in models.items():
         given = getattr(body, name) if name in sent else None
         if name in sent and given is None:
             raise invalid({name: "may not be null"})
-        sections[name] = _overlay(name, model, current[name], given)
+        sections[name] = _overlay(name, model, current[name], given, destinations.get(name, {}))
 
     if "recontact_template" in sent:
         account.recontact_template = (
@@ -119,13 +123,31 @@ def apply_account(account: Account, body: AccountPatch, box: SecretBox) -> None:
     account.encrypted_secrets = box.seal(new_secrets)
 
 
-def _overlay(name: str, model: type[SectionT], current: dict[str, Any], given: Any) -> SectionT:
+def _overlay(
+    name: str,
+    model: type[SectionT],
+    current: dict[str, Any],
+    given: Any,
+    destinations: Mapping[str, frozenset[str]],
+) -> SectionT:
     changes = given.model_dump(exclude_unset=True) if isinstance(given, BaseModel) else dict(given or {})
     changes = {key: value for key, value in changes.items() if value != MASK}  # "***" keeps the secret
     try:
-        return model.model_validate({**current, **changes})
+        section = model.model_validate({**current, **changes})
     except ValidationError as exc:
         raise pydantic_error(exc, prefix=(name,)) from exc
+    for address, secrets_sent in destinations.items():
+        moved = getattr(section, address) is not None and getattr(section, address) != current.get(address)
+        kept = sorted(secret for secret in secrets_sent if current.get(secret) and secret not in changes)
+        if moved and kept:
+            raise invalid(
+                {
+                    f"{name}.{secret}": f"must be sent again when {address} changes "
+                    "(the stored one is never sent to a new address)"
+                    for secret in kept
+                }
+            )
+    return section
 
 
 def _sections_of(account: Account, stored: dict[str, str]) -> dict[str, dict[str, Any]]:
