@@ -11,11 +11,12 @@ import hashlib
 import os
 from enum import StrEnum
 from pathlib import Path
-from typing import Self
+from typing import Annotated, Self
+from urllib.parse import urlsplit
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 SECRET_KEY_FILE = "secret.key"  # noqa: S105 (a file name)
 
@@ -53,6 +54,9 @@ class Settings(BaseSettings):
     temporal_ui_port: int = 8233
 
     media_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
+    # Hosts inbound media may also come from, for every provider (`host` or `host:port`, comma
+    # separated): regional endpoints, or fakes on loopback, whose addresses are then not checked.
+    media_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
     webhook_max_bytes: int = Field(default=1024 * 1024, ge=1024)
     http_timeout_seconds: float = Field(default=30.0, gt=0)
 
@@ -63,6 +67,17 @@ class Settings(BaseSettings):
     assistant_base_url: str | None = None
     assistant_model: str | None = None
     assistant_api_key: SecretStr | None = None
+
+    @field_validator("media_allowed_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        entries = value.split(",") if isinstance(value, str) else value
+        if not isinstance(entries, list | tuple):
+            return entries
+        hosts = tuple(str(entry).strip().lower() for entry in entries if str(entry).strip())
+        for host in hosts:
+            _check_host(host)
+        return hosts
 
     @model_validator(mode="after")
     def _require_secret_key(self) -> Self:
@@ -108,6 +123,16 @@ class Settings(BaseSettings):
     def media_dir(self) -> Path:
         """Shareline's media store (SHARELINE_MEDIA_PATH, else media/ under the data dir)."""
         return self.media_path or self.data_dir / "media"
+
+
+def _check_host(entry: str) -> None:
+    try:
+        parts = urlsplit(f"//{entry}")
+        valid = bool(parts.hostname) and not (parts.path or parts.query or parts.username) and parts.port != 0
+    except ValueError:
+        valid = False
+    if not valid:
+        raise ValueError(f"SHARELINE_MEDIA_ALLOWED_HOSTS: {entry!r} is not a host or host:port")
 
 
 def _check_fernet_key(key: str) -> None:

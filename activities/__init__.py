@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
 from activities.common import ProviderAccess
-from activities.media import MediaActivities, MediaStore
+from activities.media import MediaActivities, MediaStore, media_policy
 from activities.messages import MessageActivities
 from activities.routing import ROUTING_ACTIVITIES, RoutingActivities
 from models.secrets import SecretBox
@@ -32,7 +32,7 @@ def build_activities(
     assert settings.secret_key is not None
     box = SecretBox(settings.secret_key.get_secret_value())
     access = ProviderAccess(sessions, http, endpoints_of(settings), box)
-    media = MediaActivities(access, MediaStore(settings.media_dir), settings.media_max_bytes)
+    media = MediaActivities(access, MediaStore(settings.media_dir), media_policy(settings))
     messages = MessageActivities(access)
     routing = RoutingActivities(sessions, temporal)
     return [

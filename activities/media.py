@@ -1,4 +1,5 @@
-"""Inbound media: fetched from the provider (with its auth) into Shareline's media store."""
+"""Inbound media: fetched from the provider (with its auth, from its own media hosts only, within
+the size limit: `providers.media`) into Shareline's media store."""
 
 from __future__ import annotations
 
@@ -14,9 +15,12 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.common import PROVIDER_REJECTED, ProviderAccess, load_provider_account, retryable
+from domain.redact import redact
 from models import Message
 from providers import PROVIDERS
 from providers.base import MediaRef, SendError
+from providers.media import MediaHost, MediaPolicy
+from settings import Settings
 
 
 @dataclass
@@ -56,11 +60,18 @@ class MediaStore:
         return StoredMedia(path=str(relative), size=len(content), sha256=digest)
 
 
+def media_policy(settings: Settings) -> MediaPolicy:
+    return MediaPolicy(
+        max_bytes=settings.media_max_bytes,
+        listed=tuple(MediaHost.parse(entry) for entry in settings.media_allowed_hosts),
+    )
+
+
 class MediaActivities:
-    def __init__(self, access: ProviderAccess, store: MediaStore, max_bytes: int) -> None:
+    def __init__(self, access: ProviderAccess, store: MediaStore, policy: MediaPolicy) -> None:
         self._access = access
         self._store = store
-        self._max_bytes = max_bytes
+        self._policy = policy
 
     @activity.defn
     async def store_media(self, request: StoreMedia) -> StoredMedia:
@@ -79,20 +90,15 @@ class MediaActivities:
         provider = PROVIDERS[account.type]
         try:
             content, content_type = await provider.fetch_media(
-                self._access.http, self._access.endpoints, account, reference
+                self._access.http, self._access.endpoints, account, reference, self._policy
             )
         except SendError as error:
             if error.retryable:
                 raise retryable(error) from error
-            raise ApplicationError(
-                error.text, error.code, type=PROVIDER_REJECTED, non_retryable=True
-            ) from error
-        if len(content) > self._max_bytes:
-            raise ApplicationError(
-                f"the media is {len(content)} bytes, over the {self._max_bytes} byte limit",
-                type=PROVIDER_REJECTED,
-                non_retryable=True,
-            )
+            # A refused URL (a foreign host, a private address, too large) fails for good, saying
+            # why; every credential value is blanked out, the sids being no agent's business either.
+            reason = redact(error.text, account.credentials.values())
+            raise ApplicationError(reason, error.code, type=PROVIDER_REJECTED, non_retryable=True) from error
         stored = self._store.save(account.id, request.message_id, content, content_type)
         await self._update_media(
             request.message_id,
@@ -103,7 +109,7 @@ class MediaActivities:
 
     @activity.defn
     async def record_media_failure(self, failure: MediaFailure) -> None:
-        await self._update_media(failure.message_id, {"status": "failed", "error": failure.reason[:500]})
+        await self._update_media(failure.message_id, {"status": "failed", "error": redact(failure.reason)})
 
     async def _update_media(self, message_id: int, changes: dict[str, Any]) -> None:
         async with self._access.sessions() as session, session.begin():

@@ -11,11 +11,13 @@ callback's parked row then commit, never to be applied.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from domain.redact import redact
 from models.interaction import DeliveryStatus, Message, PendingStatus
 
 # The statuses each status may replace. `failed` can follow queued or sent, not delivered or read.
@@ -37,11 +39,12 @@ WINDOW_CLOSED_CODES = frozenset({"63016", "131047", "OUTSIDE_ALLOWED_SENDING_WIN
 WINDOW_CLOSED_TEXT = "outside the 24-hour customer service window: only a template may be sent"
 
 
-def failure_text(code: str | None, text: str | None) -> str | None:
-    """The text stored with a failure: the provider's, led by the reason when it is the window."""
+def failure_text(code: str | None, text: str | None, secrets: Iterable[str | None] = ()) -> str | None:
+    """The text stored with a failure, which agents read: the provider's, bounded and redacted
+    (`domain.redact`), led by the reason when it is the window."""
     if code in WINDOW_CLOSED_CODES:
-        return f"{WINDOW_CLOSED_TEXT} ({text})" if text else WINDOW_CLOSED_TEXT
-    return text
+        return redact(f"{WINDOW_CLOSED_TEXT} ({text})", secrets) if text else WINDOW_CLOSED_TEXT
+    return redact(text, secrets) if text else text
 
 
 async def lock_provider_id(session: AsyncSession, account_id: int, provider_message_id: str) -> None:

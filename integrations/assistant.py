@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from domain.redact import redact
 from integrations import ExternalServiceError, post_json
 
 SERVICE = "the assistant model"
@@ -51,13 +52,17 @@ async def suggest_reply(
     messages += [{"role": "user" if t.customer else "assistant", "content": t.text} for t in transcript]
     messages.append({"role": "user", "content": question or DEFAULT_QUESTION})
     headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
-    answer = await post_json(
-        http,
-        SERVICE,
-        f"{config.base_url.rstrip('/')}/chat/completions",
-        {"model": config.model, "messages": messages},
-        headers,
-    )
+    try:
+        answer = await post_json(
+            http,
+            SERVICE,
+            f"{config.base_url.rstrip('/')}/chat/completions",
+            {"model": config.model, "messages": messages},
+            headers,
+        )
+    except ExternalServiceError as error:  # the model's words reach the agent: bounded, no key in them
+        reason = redact(error.reason, [config.api_key])
+        raise ExternalServiceError(error.status_code, SERVICE, reason) from error
     try:
         content = answer["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError) as error:

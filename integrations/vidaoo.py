@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from domain.redact import redact
 from integrations import ExternalServiceError, post_json
 
 SERVICE = "Vidaoo"
@@ -28,13 +29,16 @@ class Meeting:
 async def create_meeting(
     http: httpx.AsyncClient, base_url: str, api_key: str, topic: str, note: str, metadata: dict[str, Any]
 ) -> Meeting:
-    answer = await post_json(
-        http,
-        SERVICE,
-        f"{base_url.rstrip('/')}/api/v1/meetings",
-        {"topic": topic, "note": note, "metadata": metadata},
-        {"Authorization": f"Bearer {api_key}"},
-    )
+    try:
+        answer = await post_json(
+            http,
+            SERVICE,
+            f"{base_url.rstrip('/')}/api/v1/meetings",
+            {"topic": topic, "note": note, "metadata": metadata},
+            {"Authorization": f"Bearer {api_key}"},
+        )
+    except ExternalServiceError as error:  # Vidaoo's words reach the agent: bounded, no key in them
+        raise ExternalServiceError(error.status_code, SERVICE, redact(error.reason, [api_key])) from error
     try:
         return Meeting(str(answer["id"]), str(answer["host_url"]), str(answer["guest_url"]))
     except KeyError as missing:

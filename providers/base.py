@@ -13,11 +13,15 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from domain.redact import redact
 from models import DeliveryStatus, MessageType, ProviderType
+
+if TYPE_CHECKING:
+    from providers.media import MediaPolicy
 
 
 @dataclass(frozen=True)
@@ -127,11 +131,13 @@ class WebhookRejected(Exception):
 
 class SendError(Exception):
     """A send or fetch the provider refused. `retryable` errors (429, 5xx, network) are retried
-    by the activity's retry policy; the others are recorded on the message as failed."""
+    by the activity's retry policy; the others are recorded on the message as failed. The text
+    is the provider's words, bounded and redacted: agents read it."""
 
     def __init__(
         self, text: str, *, retryable: bool, code: str | None = None, retry_after: float | None = None
     ) -> None:
+        text = redact(text)
         super().__init__(text)
         self.text = text
         self.retryable = retryable
@@ -164,9 +170,15 @@ class Provider(ABC):
 
     @abstractmethod
     async def fetch_media(
-        self, http: httpx.AsyncClient, endpoints: Endpoints, account: ProviderAccount, media: MediaRef
+        self,
+        http: httpx.AsyncClient,
+        endpoints: Endpoints,
+        account: ProviderAccount,
+        media: MediaRef,
+        policy: MediaPolicy,
     ) -> tuple[bytes, str | None]:
-        """The media's bytes and content type."""
+        """The media's bytes and content type, downloaded from the provider's own media hosts only
+        (`providers.media.download`), within the policy's size limit."""
 
 
 def guess_mime(url: str) -> str | None:

@@ -38,8 +38,13 @@ from providers.base import (
     request,
     response_json,
 )
+from providers.media import MediaHost, MediaPolicy, download
 from providers.meta import cloud_message, parse_cloud_values
 
+# Where Kaleyra serves inbound media: its own domains and the account's base_url. Kaleyra's docs
+# call media_url "an S3 link" without naming the bucket's host: an operator whose media comes
+# from one lists it in SHARELINE_MEDIA_ALLOWED_HOSTS (the api-key is then sent there too).
+MEDIA_HOSTS = (MediaHost(".kaleyra.io"), MediaHost(".kaleyra.com"))
 STATUSES = {
     "sent": DeliveryStatus.sent,
     "delivered": DeliveryStatus.delivered,
@@ -116,12 +121,17 @@ class KaleyraProvider(Provider):
         return SendResult(provider_message_id=message_id)
 
     async def fetch_media(
-        self, http: httpx.AsyncClient, endpoints: Endpoints, account: ProviderAccount, media: MediaRef
+        self,
+        http: httpx.AsyncClient,
+        endpoints: Endpoints,
+        account: ProviderAccount,
+        media: MediaRef,
+        policy: MediaPolicy,
     ) -> tuple[bytes, str | None]:
         headers = {"api-key": account.credentials["api_key"]}
-        response = await request(http, "GET", media.reference, headers=headers, follow_redirects=True)
-        check_response(response, None, response.reason_phrase)
-        return response.content, response.headers.get("content-type") or media.mime_type
+        hosts = (*MEDIA_HOSTS, MediaHost.of_url(account.credentials["base_url"]))
+        content, content_type = await download(http, policy, media.reference, hosts, headers=headers)
+        return content, content_type or media.mime_type
 
 
 def _send_id(body: dict[str, Any]) -> str | None:

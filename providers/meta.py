@@ -6,6 +6,7 @@ import hashlib
 import hmac
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -30,7 +31,11 @@ from providers.base import (
     request,
     response_json,
 )
+from providers.media import MediaHost, MediaPolicy, download
 
+# Where the Graph API's media URLs point (lookaside.fbsbx.com/whatsapp_business/attachments/…),
+# the Graph API itself, and SHARELINE_META_GRAPH_BASE.
+MEDIA_HOSTS = (MediaHost("lookaside.fbsbx.com"), MediaHost("graph.facebook.com"))
 MEDIA_KINDS = {"image", "video", "audio", "document", "sticker"}
 STATUSES = {
     "sent": DeliveryStatus.sent,
@@ -92,17 +97,23 @@ class MetaProvider(Provider):
         return SendResult(provider_message_id=str(messages[0]["id"]))
 
     async def fetch_media(
-        self, http: httpx.AsyncClient, endpoints: Endpoints, account: ProviderAccount, media: MediaRef
+        self,
+        http: httpx.AsyncClient,
+        endpoints: Endpoints,
+        account: ProviderAccount,
+        media: MediaRef,
+        policy: MediaPolicy,
     ) -> tuple[bytes, str | None]:
         auth = {"Authorization": f"Bearer {account.credentials['auth_token']}"}
-        meta = await request(http, "GET", f"{endpoints.meta_graph_base}/{media.reference}", headers=auth)
+        media_id = quote(media.reference, safe="")  # an id, never a path of the Graph API
+        meta = await request(http, "GET", f"{endpoints.meta_graph_base}/{media_id}", headers=auth)
         check_response(meta, None, meta.reason_phrase)
         url = response_json(meta).get("url")
         if not url:
             raise SendError("Meta gave no download URL for the media", retryable=False)
-        content = await request(http, "GET", str(url), headers=auth, follow_redirects=True)
-        check_response(content, None, content.reason_phrase)
-        return content.content, content.headers.get("content-type") or media.mime_type
+        hosts = (*MEDIA_HOSTS, MediaHost.of_url(endpoints.meta_graph_base))
+        content, content_type = await download(http, policy, str(url), hosts, headers=auth)
+        return content, content_type or media.mime_type
 
 
 def cloud_message(message: OutboundMessage) -> dict[str, Any]:

@@ -36,7 +36,11 @@ from providers.base import (
     request,
     response_json,
 )
+from providers.media import MediaHost, MediaPolicy, download
 
+# Where Sinch serves inbound media: the Conversation API's storage under sinch.com (the exact
+# host is UNCONFIRMED in Sinch's docs), and the account's base_url. No credentials are sent.
+MEDIA_HOSTS = (MediaHost(".sinch.com"),)
 SIGNATURE_WINDOW_SECONDS = 300
 TOKEN_EARLY_REFRESH_SECONDS = 60
 STATUSES = {
@@ -134,11 +138,16 @@ class SinchProvider(Provider):
         return SendResult(provider_message_id=str(body["message_id"]))
 
     async def fetch_media(
-        self, http: httpx.AsyncClient, endpoints: Endpoints, account: ProviderAccount, media: MediaRef
+        self,
+        http: httpx.AsyncClient,
+        endpoints: Endpoints,
+        account: ProviderAccount,
+        media: MediaRef,
+        policy: MediaPolicy,
     ) -> tuple[bytes, str | None]:
-        response = await request(http, "GET", media.reference, follow_redirects=True)
-        check_response(response, None, response.reason_phrase)
-        return response.content, response.headers.get("content-type") or media.mime_type
+        hosts = (*MEDIA_HOSTS, MediaHost.of_url(account.credentials["base_url"]))
+        content, content_type = await download(http, policy, media.reference, hosts)
+        return content, content_type or media.mime_type
 
     async def _token(
         self, http: httpx.AsyncClient, endpoints: Endpoints, account: ProviderAccount, *, refresh: bool

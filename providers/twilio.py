@@ -32,7 +32,11 @@ from providers.base import (
     request,
     response_json,
 )
+from providers.media import MediaHost, MediaPolicy, download
 
+# Where Twilio serves media: its API (…/Messages/MM…/Media/ME…, basic auth), which redirects to
+# its CDN (the credentials stay behind), and SHARELINE_TWILIO_API_BASE.
+MEDIA_HOSTS = (MediaHost("api.twilio.com"), MediaHost(".twiliocdn.com"))
 FORM = "application/x-www-form-urlencoded"
 STATUSES = {
     "sent": DeliveryStatus.sent,
@@ -158,12 +162,17 @@ class TwilioProvider(Provider):
         return SendResult(provider_message_id=str(body["sid"]))
 
     async def fetch_media(
-        self, http: httpx.AsyncClient, endpoints: Endpoints, account: ProviderAccount, media: MediaRef
+        self,
+        http: httpx.AsyncClient,
+        endpoints: Endpoints,
+        account: ProviderAccount,
+        media: MediaRef,
+        policy: MediaPolicy,
     ) -> tuple[bytes, str | None]:
         auth = (account.credentials["account_sid"], account.credentials["auth_token"])
-        response = await request(http, "GET", media.reference, auth=auth, follow_redirects=True)
-        check_response(response, None, response.reason_phrase)
-        return response.content, response.headers.get("content-type") or media.mime_type
+        hosts = (*MEDIA_HOSTS, MediaHost.of_url(endpoints.twilio_api_base))
+        content, content_type = await download(http, policy, media.reference, hosts, auth=auth)
+        return content, content_type or media.mime_type
 
 
 def _form(request: WebhookRequest) -> list[tuple[str, str]]:

@@ -20,7 +20,7 @@ from urllib.parse import parse_qs
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 MEDIA_BYTES = b"\x89PNG\r\n\x1a\nfake-image-bytes"
@@ -178,6 +178,22 @@ class FakeProviders:
             return scripted
         return Response(MEDIA_BYTES, media_type="image/png")
 
+    async def redirect(self, request: Request) -> Response:
+        """A media host that sends the client on to `?to=` (a CDN, or somewhere it should not go)."""
+        await self._record("redirect", request)
+        return RedirectResponse(request.query_params["to"], status_code=302)
+
+    async def endless_media(self, request: Request) -> Response:
+        """A body that never ends: only a client that counts what it reads stops."""
+        await self._record("endless", request)
+
+        async def forever() -> Any:
+            while True:
+                yield b"\0" * 65536
+                await asyncio.sleep(0)
+
+        return StreamingResponse(forever(), media_type="video/mp4")
+
     # Kaleyra --------------------------------------------------------------------------------------
     async def kaleyra_send(self, request: Request) -> Response:
         await self._record("kaleyra.send", request)
@@ -241,6 +257,8 @@ class FakeProviders:
                 Route("/kaleyra/v2/{sid}/whatsapp/{number}/messages", self.kaleyra_send, methods=["POST"]),
                 Route("/kaleyra-media/{name}", self.kaleyra_media),
                 Route("/media/{name}", self.plain_media),
+                Route("/redirect/{name}", self.redirect),
+                Route("/endless/{name}", self.endless_media),
                 Route("/vidaoo/api/v1/meetings", self.vidaoo_meeting, methods=["POST"]),
                 Route("/llm/v1/chat/completions", self.chat_completions, methods=["POST"]),
             ]
@@ -250,6 +268,24 @@ class FakeProviders:
 def _basic_ok(request: Request, user: str, password: str) -> bool:
     expected = "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
     return request.headers.get("authorization") == expected
+
+
+@dataclass
+class Bystander:
+    """Another server on loopback that no provider owns (an attacker, an internal service):
+    answers every request with a small image and records what reached it."""
+
+    requests: list[Recorded] = field(default_factory=list)
+    base_url: str = ""
+
+    async def anything(self, request: Request) -> Response:
+        self.requests.append(
+            Recorded("bystander", request.url.path, dict(request.headers), await request.body())
+        )
+        return Response(MEDIA_BYTES, media_type="image/png")
+
+    def app(self) -> Starlette:
+        return Starlette(routes=[Route("/{path:path}", self.anything)])
 
 
 class LoopbackServer:
