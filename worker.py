@@ -38,7 +38,7 @@ async def run(settings: Settings) -> None:
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     sessions = create_sessionmaker(engine)
-    relay = InboundRelay(settings.libpq_url, sessions, client, settings.temporal_task_queue)
+    relay = InboundRelay(settings, sessions, client)
     try:
         async with (
             Worker(

@@ -588,46 +588,47 @@ class RoutingActivities:
 
     @activity.defn
     async def close_interaction(self, request: CloseInteraction) -> None:
-        """Closed: no more offers, out of any queue; the contact's next message starts a new one."""
-        now = datetime.now(UTC)
+        """Closed: no more offers, out of any queue; the contact's next message starts a new one.
+        A retry of an attempt that committed only wakes what the owner's freed capacity serves."""
         async with self._sessions() as session, session.begin():
             interaction = await session.get(Interaction, request.interaction_id, with_for_update=True)
-            if interaction is None or interaction.status is InteractionStatus.closed:
+            if interaction is None:
                 return
-            interaction.status = InteractionStatus.closed
-            interaction.closed_at = now
-            if request.disposition_id is not None:
-                interaction.disposition_id = request.disposition_id
-            elif interaction.owner_id is not None:
-                await _pause_until_disposed(session, interaction)
-            await session.execute(delete(QueueWait).where(QueueWait.interaction_id == request.interaction_id))
-            rescinded = (
-                (
-                    await session.execute(
-                        update(Offer)
-                        .where(
-                            Offer.interaction_id == request.interaction_id,
-                            Offer.status == OfferStatus.pending,
-                        )
-                        .values(status=OfferStatus.rescinded, resolved_at=now)
-                        .returning(Offer.agent_id)
-                    )
-                )
-                .scalars()
-                .all()
-            )
-            data = {"interaction_id": request.interaction_id, "reason": "closed"}
-            await notify_agents(session, list(rescinded), "offer_rescinded", data)
-            if interaction.owner_id is not None:
-                await notify_agents(
-                    session, [interaction.owner_id], "interaction_updated", {**data, "status": "closed"}
-                )
             owner = interaction.owner_id
-            data = {"disposition_id": request.disposition_id}
-            await timeline(session, request.interaction_id, "closed", data, request.actor_id)
-            owner = interaction.owner_id
+            if interaction.status is not InteractionStatus.closed:
+                await _close(session, interaction, request)
+        await self._wake(owner)
+
+    async def _wake(self, owner: int | None) -> None:
         if owner is not None:  # capacity freed: the owner may take a waiting interaction now
             await wake_waiting(self._sessions, self._temporal, owner)
+
+
+async def _close(session: AsyncSession, interaction: Interaction, request: CloseInteraction) -> None:
+    now = datetime.now(UTC)
+    interaction.status = InteractionStatus.closed
+    interaction.closed_at = now
+    if request.disposition_id is not None:
+        interaction.disposition_id = request.disposition_id
+    elif interaction.owner_id is not None:
+        await _pause_until_disposed(session, interaction)
+    await session.execute(delete(QueueWait).where(QueueWait.interaction_id == interaction.id))
+    rescinded = (
+        await session.scalars(
+            update(Offer)
+            .where(Offer.interaction_id == interaction.id, Offer.status == OfferStatus.pending)
+            .values(status=OfferStatus.rescinded, resolved_at=now)
+            .returning(Offer.agent_id)
+        )
+    ).all()
+    data = {"interaction_id": interaction.id, "reason": "closed"}
+    await notify_agents(session, list(rescinded), "offer_rescinded", data)
+    if interaction.owner_id is not None:
+        await notify_agents(
+            session, [interaction.owner_id], "interaction_updated", {**data, "status": "closed"}
+        )
+    closed = {"disposition_id": request.disposition_id}
+    await timeline(session, interaction.id, "closed", closed, request.actor_id)
 
 
 async def _pause_until_disposed(session: AsyncSession, interaction: Interaction) -> None:

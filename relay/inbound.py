@@ -21,13 +21,13 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import groupby
+from typing import Any
 
 import psycopg
 from sqlalchemy import Row, select, update
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
@@ -38,6 +38,7 @@ from api.ingestion import active_interaction, note_inbound, preview
 from models import Account, Contact, Direction, Interaction, InteractionEvent, InteractionStatus, Message
 from models.events import RELAY_CHANNEL
 from models.interaction import ACTIVE
+from settings import Settings
 from workflows import ids
 from workflows.interaction import InteractionInput, InteractionWorkflow, search_attributes
 from workflows.signals import MessageArrived
@@ -71,12 +72,13 @@ class Handover:
 
 class InboundRelay:
     def __init__(
-        self, dsn: str, sessions: async_sessionmaker[AsyncSession], temporal: Client, task_queue: str
+        self, settings: Settings, sessions: async_sessionmaker[AsyncSession], temporal: Client
     ) -> None:
-        self._dsn = dsn
+        self._dsn = settings.libpq_url
+        self._task_queue = settings.temporal_task_queue
+        self._contact_key = settings.temporal_contact_key
         self._sessions = sessions
         self._temporal = temporal
-        self._task_queue = task_queue
         self._wake = asyncio.Event()
 
     @contextlib.asynccontextmanager
@@ -100,9 +102,10 @@ class InboundRelay:
         (the rest waits for the next sweep) when Temporal cannot be reached."""
         handed = 0
         while True:
-            batch, complete = await self._batch()
+            await self._move_on()
+            batch, complete, ended = await self._hand_over()
             handed += batch
-            if not complete or batch < BATCH:
+            if not complete or (batch < BATCH and not ended):
                 return handed
 
     async def _loop(self) -> None:
@@ -110,8 +113,8 @@ class InboundRelay:
             self._wake.clear()
             try:
                 await self.drain()
-            except (DBAPIError, OSError) as exc:  # the database is away: the next sweep retries
-                log.warning("inbound relay could not read messages: %s", type(exc).__name__)
+            except Exception:  # the database away, the pool full, a bug: said, and swept again
+                log.exception("inbound relay could not hand messages over; retrying")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), SWEEP_SECONDS)
 
@@ -128,8 +131,34 @@ class InboundRelay:
                 log.warning("inbound relay lost its listener (%s); reconnecting", type(exc).__name__)
                 await asyncio.sleep(RECONNECT_SECONDS)
 
-    async def _batch(self) -> tuple[int, bool]:
-        """One batch in one transaction: (messages handed over, whether Temporal took them all)."""
+    async def _move_on(self) -> None:
+        """Messages stored in an interaction that closed meanwhile join the contact's next one,
+        committed before any of them is signalled there."""
+        async with self._sessions() as session, session.begin():
+            rows = (
+                await session.execute(
+                    select(
+                        Message.id,
+                        Message.interaction_id,
+                        Message.text,
+                        Message.type,
+                        Message.sent_at,
+                        Interaction.account_id,
+                        Interaction.contact_id,
+                    )
+                    .join(Interaction, Interaction.id == Message.interaction_id)
+                    .where(AWAITING, Interaction.status == InteractionStatus.closed)
+                    .order_by(Message.id)
+                    .limit(BATCH)
+                    .with_for_update(of=Message, skip_locked=True)
+                )
+            ).all()
+            for row in rows:
+                await _move(session, row)
+
+    async def _hand_over(self) -> tuple[int, bool, bool]:
+        """One batch in one transaction: (messages handed over, whether Temporal answered every
+        call, whether a workflow had ended: its messages move on in the next round)."""
         async with self._sessions() as session, session.begin():
             rows = (
                 await session.execute(
@@ -137,10 +166,6 @@ class InboundRelay:
                         Message.id,
                         Message.interaction_id,
                         Message.media,
-                        Message.text,
-                        Message.type,
-                        Message.sent_at,
-                        Interaction.status,
                         Interaction.account_id,
                         Interaction.contact_id,
                         Account.key,
@@ -149,31 +174,20 @@ class InboundRelay:
                     .join(Interaction, Interaction.id == Message.interaction_id)
                     .join(Account, Account.id == Interaction.account_id)
                     .join(Contact, Contact.id == Interaction.contact_id)
-                    .where(Message.direction == Direction.inbound, Message.signalled_at.is_(None))
+                    .where(AWAITING, ACTIVE)
                     .order_by(Message.id)
                     .limit(BATCH)
                     .with_for_update(of=Message, skip_locked=True)
                 )
             ).all()
-            handovers = []
-            for row in rows:
-                handover = _handover(row)
-                if row.status is InteractionStatus.closed:
-                    handover = await _move(session, handover, row)
-                handovers.append(handover)
-            handed, gone, complete = await self._signal_all(handovers)
-            moved = []
-            for handover in gone:  # completed since: close it here too if an operator ended it
-                await _end(session, handover.interaction_id)
-                row = next(row for row in rows if row.id == handover.message_id)
-                moved.append(await _move(session, handover, row))
-            again, _, complete_again = await self._signal_all(moved)
-            signalled = [*handed, *again]
-            if signalled:
+            handed, gone, complete = await self._signal_all([_handover(row) for row in rows])
+            for interaction_id in {handover.interaction_id for handover in gone}:
+                await _end(session, interaction_id)
+            if handed:
                 await session.execute(
-                    update(Message).where(Message.id.in_(signalled)).values(signalled_at=datetime.now(UTC))
+                    update(Message).where(Message.id.in_(handed)).values(signalled_at=datetime.now(UTC))
                 )
-            return len(signalled), complete and complete_again
+            return len(handed), complete, bool(gone)
 
     async def _signal_all(self, handovers: list[Handover]) -> tuple[list[int], list[Handover], bool]:
         """Signal each interaction's messages in order, interactions concurrently: (handed over,
@@ -203,8 +217,10 @@ class InboundRelay:
         return handed, gone, complete
 
     async def _signal(self, handover: Handover) -> None:
-        """Start the interaction's workflow if it never ran, and signal the message to it. Two
-        relays racing to start the same workflow: the loser signals the running one."""
+        """Start the interaction's workflow if it never ran, and signal the message to it. A
+        workflow that has completed refuses the start (REJECT_DUPLICATE) and the signal: the
+        interaction is over, WorkflowGone. (The plain signal also covers a start that lost a race
+        to another relay's, which the server may report as already started.)"""
         arrived = MessageArrived(message_id=handover.message_id, has_media=handover.has_media)
         try:
             await self._temporal.start_workflow(
@@ -216,7 +232,9 @@ class InboundRelay:
                 start_signal=ids.MESSAGE_RECEIVED,
                 start_signal_args=[arrived],
                 search_attributes=search_attributes(
-                    handover.account_key, handover.contact_mobile, InteractionStatus.open_pending.value
+                    handover.account_key,
+                    ids.contact_value(handover.contact_mobile, self._contact_key),
+                    InteractionStatus.open_pending.value,
                 ),
                 rpc_timeout=SIGNAL_TIMEOUT,
             )
@@ -231,7 +249,10 @@ class InboundRelay:
                 raise
 
 
-def _handover(row: Row[tuple[object, ...]]) -> Handover:
+AWAITING = (Message.direction == Direction.inbound) & Message.signalled_at.is_(None)
+
+
+def _handover(row: Row[*tuple[Any, ...]]) -> Handover:
     return Handover(
         message_id=row.id,
         interaction_id=row.interaction_id,
@@ -243,21 +264,18 @@ def _handover(row: Row[tuple[object, ...]]) -> Handover:
     )
 
 
-async def _move(session: AsyncSession, handover: Handover, row: Row[tuple[object, ...]]) -> Handover:
+async def _move(session: AsyncSession, row: Row[*tuple[Any, ...]]) -> None:
     """A message that arrived for a closed interaction opens (or joins) the contact's next one."""
-    target = await active_interaction(session, handover.account_id, handover.contact_id)
-    await session.execute(
-        update(Message).where(Message.id == handover.message_id).values(interaction_id=target)
-    )
+    target = await active_interaction(session, row.account_id, row.contact_id)
+    await session.execute(update(Message).where(Message.id == row.id).values(interaction_id=target))
     await note_inbound(session, target, row.sent_at, preview(row.text, row.type))
     session.add(
         InteractionEvent(
-            interaction_id=handover.interaction_id,
+            interaction_id=row.interaction_id,
             kind="message_moved",
-            data={"message_id": handover.message_id, "to_interaction_id": target},
+            data={"message_id": row.id, "to_interaction_id": target},
         )
     )
-    return replace(handover, interaction_id=target)
 
 
 async def _end(session: AsyncSession, interaction_id: int) -> None:

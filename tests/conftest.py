@@ -129,6 +129,7 @@ def settings(
         secret_key=Fernet.generate_key().decode(),
         data_dir=tmp_path / "data",
         public_url=PUBLIC_URL,
+        media_allowed_hosts=fakes.base_url.removeprefix("http://"),  # the fake providers on loopback
     )
 
 
@@ -183,7 +184,7 @@ async def running_worker(
     of the same names (a test that must hold one at a chosen instant)."""
     engine = create_engine(settings.sqlalchemy_url, pool_size=5)
     sessions = create_sessionmaker(engine)
-    relay = InboundRelay(settings.libpq_url, sessions, temporal_env.client, settings.temporal_task_queue)
+    relay = InboundRelay(settings, sessions, temporal_env.client)
     swapped = {replacement.__name__: replacement for replacement in swap}
     async with httpx.AsyncClient(timeout=10) as http:
         activities = build_activities(settings, sessions, http, temporal_env.client)

@@ -1,6 +1,7 @@
 """One interaction (a contact's conversation on an account) as one Temporal workflow.
 
-Inbound messages arrive by signal-with-start from the webhook (duplicates dropped by message id).
+Inbound messages arrive by signal-with-start from the inbound relay (duplicates dropped by message
+id); messages that reach it while it closes move on to the contact's next interaction.
 While the interaction has no owner, each new message runs the account's action plan from the
 top: interval checks, `agent` and `queue` offers with their timers, autoreplies, tags, jumps and
 close. Offers are answered by the `accept` and `reject` updates: the validator refuses an offer
@@ -76,9 +77,11 @@ LATE_MESSAGES_MOVE_ON = "messages-after-close-go-to-the-next-interaction"
 MEDIA_BESIDE_ROUTING = "media-stored-beside-routing"
 AUTOREPLY_THROUGH_OUTBOX = "autoreplies-sent-through-the-outbox"
 ACCEPT_CLAIMS_UNTIL_ASSIGNED = "accept-claims-until-assigned"
+TRANSFER_VOID_IF_OWNER_CHANGED = "transfer-void-if-the-owner-changed"
 # A plan that runs this many steps without waiting for anyone is looping: it is stopped.
 MAX_STEPS_WITHOUT_WAIT = 100
 QUICK = timedelta(seconds=30)
+ROUTING_RETRY_AFTER = timedelta(minutes=1)  # routing that failed is tried again after this
 MEDIA_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
     backoff_coefficient=2.0,
@@ -87,7 +90,9 @@ MEDIA_RETRY = RetryPolicy(
     non_retryable_error_types=[PROVIDER_REJECTED],
 )
 # Routing's own activities (PostgreSQL): retried for about five minutes, then the failure is said
-# (`_routing_failed`) instead of retrying forever unseen.
+# (`_routing_failed`) and routing is tried again later, instead of retrying forever unseen. Writes
+# that must happen whatever the wait (closing, moving late messages on, recording a failure) keep
+# Temporal's unbounded default: they are idempotent, and a pending attempt shows in the UI.
 ROUTING_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1),
     backoff_coefficient=2.0,
@@ -199,6 +204,7 @@ class InteractionWorkflow:
         self._handing_over = False  # continue-as-new is due: the sender starts nothing new
         self._claim: int | None = None  # an agent whose accept is being recorded
         self._checking_owner = False  # new messages: is the owner still there? (no transfer now)
+        self._failed: list[int] | None = None  # messages whose routing failed, to be routed again
 
     # Handlers -------------------------------------------------------------------------------------
 
@@ -364,13 +370,17 @@ class InteractionWorkflow:
             with suppress(TimeoutError):  # nothing arrived for a while: a chance to continue-as-new
                 await workflow.wait_condition(
                     lambda: (
-                        bool(self._state.pending) or self._state.closed or self._state.transfer is not None
+                        bool(self._state.pending)
+                        or self._state.closed
+                        or self._state.transfer is not None
+                        or (self._failed is not None and self._agent_available)
                     ),
-                    timeout=IDLE_CHECK,
+                    timeout=IDLE_CHECK if self._failed is None else ROUTING_RETRY_AFTER,
                 )
             if self._state.closed and self._state.pending and workflow.patched(LATE_MESSAGES_MOVE_ON):
                 break  # closed while they arrived: they go to the contact's next interaction
-            arrived_now = [arrived.message_id for arrived in self._state.pending]
+            arrived_now = [*(self._failed or []), *(arrived.message_id for arrived in self._state.pending)]
+            self._failed = None
             while self._state.pending:
                 arrived = self._state.pending.pop(0)
                 if arrived.has_media:
@@ -380,21 +390,24 @@ class InteractionWorkflow:
                     else:
                         await self._store_media(arrived.message_id)
                 self._state.messages_handled += 1
+            owner = self._state.owner_id
             try:
                 await self._route(arrived_now)
             except ActivityError as error:
-                await self._routing_failed(error)
-            if workflow.info().is_continue_as_new_suggested() and not self._state.closed:
-                # Only the send (and media download) in flight is awaited; the rest moves to the
-                # next run. (No timeout: a timer here would change the commands of runs recorded
-                # before.)
+                self._failed = arrived_now
+                await self._routing_failed(error, owner)
+            if (
+                workflow.info().is_continue_as_new_suggested()
+                and not self._state.closed
+                and self._failed is None
+            ):
+                # Only the send in flight is awaited; the rest of the outbox moves to the next run,
+                # and so does the media (a download in flight starts again there: it may take long,
+                # and storing is idempotent). (No timeout: a timer here would change the commands
+                # of runs recorded before.)
                 self._handing_over = True
                 await workflow.wait_condition(
-                    lambda: (
-                        workflow.all_handlers_finished()
-                        and not self._sender_busy()
-                        and not self._media_busy()
-                    )
+                    lambda: workflow.all_handlers_finished() and not self._sender_busy()
                 )
                 if not self._state.closed:
                     workflow.continue_as_new(
@@ -409,16 +422,18 @@ class InteractionWorkflow:
         # that arrived while it closed move on to the contact's next interaction.
         while True:
             await workflow.wait_condition(
-                lambda: workflow.all_handlers_finished() and not self._state.outbox and not self._state.media
+                lambda: (
+                    workflow.all_handlers_finished()
+                    and not self._state.outbox
+                    and not self._sender_busy()
+                    and not self._media_busy()
+                )
             )
             if not self._state.pending or not workflow.patched(LATE_MESSAGES_MOVE_ON):
                 break
             late, self._state.pending = [arrived.message_id for arrived in self._state.pending], []
             await workflow.execute_activity_method(
-                RoutingActivities.move_on,
-                MoveOn(start.interaction_id, late),
-                start_to_close_timeout=QUICK,
-                retry_policy=ROUTING_RETRY,
+                RoutingActivities.move_on, MoveOn(start.interaction_id, late), start_to_close_timeout=QUICK
             )
         return InteractionResult(start.interaction_id, self._state.messages_handled)
 
@@ -431,11 +446,15 @@ class InteractionWorkflow:
             else:
                 await self._reach_owner(self._state.owner_id, arrived_now)
 
-    async def _routing_failed(self, error: ActivityError) -> None:
+    async def _routing_failed(self, error: ActivityError, owner: int | None) -> None:
         """An activity ran out of retries (the database away for minutes): said loudly, in the
-        worker's log and the timeline; the interaction waits for its next message or agent."""
+        worker's log and the timeline. The interaction is as it was before this routing began (its
+        owner back; offers it made are withdrawn as they expire), and routing runs again after
+        ROUTING_RETRY_AFTER, as soon as an agent becomes available, or with the next message."""
+        self._state.owner_id = owner
+        self._state.transfer = None
         reason = str(error.cause or error)
-        workflow.logger.error("routing of interaction %s stopped: %s", self._start.interaction_id, reason)
+        workflow.logger.error("routing of interaction %s failed: %s", self._start.interaction_id, reason)
         with suppress(ActivityError):
             await self._event("routing_error", {"reason": reason[:500]})
 
@@ -466,7 +485,6 @@ class InteractionWorkflow:
             MessageActivities.record_send_failure,
             SendFailure(message_id, str(error.cause or error)),
             start_to_close_timeout=QUICK,
-            retry_policy=ROUTING_RETRY,
         )
 
     async def _send(self, message_id: int) -> None:
@@ -516,11 +534,12 @@ class InteractionWorkflow:
                 start_to_close_timeout=QUICK,
                 retry_policy=ROUTING_RETRY,
             )
+            plan = None if status.present else await self._load_plan()
+            if plan is not None:
+                self._state.owner_id = None  # it must be accepted again
         finally:
             self._checking_owner = False
-        if not status.present:
-            plan = await self._load_plan()
-            self._state.owner_id = None  # it must be accepted again
+        if plan is not None:
             await self._offer_only(owner, timedelta(seconds=plan.wait_assigned_agent), "assigned_agent")
             if self._state.owner_id is None:
                 await workflow.execute_activity_method(
@@ -547,7 +566,10 @@ class InteractionWorkflow:
         interaction returns to the agent who transferred it, marked unread."""
         self._state.transfer = None
         previous = self._state.owner_id
-        if previous is None or previous != request.from_owner:  # the owner changed since: void
+        changed = request.from_owner is not None and previous != request.from_owner
+        if previous is None or (changed and workflow.patched(TRANSFER_VOID_IF_OWNER_CHANGED)):
+            # The owner changed since the transfer was asked (an absent owner's check took it away,
+            # or another agent took it back): the transfer is void.
             await self._event("transfer_void", {"from": request.from_owner, "owner_id": previous})
             return
         self._state.owner_id = None
@@ -758,7 +780,8 @@ class InteractionWorkflow:
         the current offer's end by reject or expiry. Expired offers are withdrawn."""
         while self._state.owner_id is None and not self._state.closed:
             if self._claim is not None:  # an accept is being recorded: its outcome decides
-                await workflow.wait_condition(lambda: self._claim is None)
+                with suppress(TimeoutError):
+                    await workflow.wait_condition(lambda: self._claim is None, timeout=QUICK)
                 continue
             now = workflow.now()
             if now >= deadline or self._agent_available:
@@ -828,7 +851,6 @@ class InteractionWorkflow:
             RoutingActivities.close_interaction,
             CloseInteraction(self._start.interaction_id, disposition_id, actor_id),
             start_to_close_timeout=QUICK,
-            retry_policy=ROUTING_RETRY,
         )
         workflow.upsert_search_attributes([ids.STATUS.value_set("closed")])
 
@@ -863,7 +885,6 @@ class InteractionWorkflow:
                 MediaActivities.record_media_failure,
                 MediaFailure(message_id=message_id, reason=str(error.cause or error)),
                 start_to_close_timeout=QUICK,
-                retry_policy=ROUTING_RETRY,
             )
 
 

@@ -257,15 +257,13 @@ async def test_temporal_down_the_webhook_is_acknowledged_and_routed_once_tempora
     assert response.status_code == 200
     services = app.state.services
     unreachable = await Client.connect("127.0.0.1:1", lazy=True)
-    stuck = InboundRelay(settings.libpq_url, services.sessionmaker, unreachable, settings.temporal_task_queue)
+    stuck = InboundRelay(settings, services.sessionmaker, unreachable)
     assert await stuck.drain() == 0
     with db(settings) as conn:
         assert conn.execute("SELECT signalled_at FROM messages").fetchall() == [(None,)]
     retry = await post_kaleyra(client, account, kaleyra_callback("while temporal is down"))
     assert retry.status_code == 200  # the provider's retry of an acknowledged message changes nothing
-    relay = InboundRelay(
-        settings.libpq_url, services.sessionmaker, temporal_env.client, settings.temporal_task_queue
-    )
+    relay = InboundRelay(settings, services.sessionmaker, temporal_env.client)
     assert await relay.drain() == 1
     assert await relay.drain() == 0
     with db(settings) as conn:

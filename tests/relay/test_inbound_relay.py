@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import asyncio
 
+from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateStage
 
+from activities.routing import CloseInteraction, RoutingActivities
+from relay import inbound as inbound_relay
 from relay.inbound import InboundRelay
+from tests.conftest import running_worker
 from tests.helpers import db, ready_summary, scalar, summary_of, wait_for
 from tests.workflows.test_replay import keep_history
 from tests.workflows.test_routing import (
@@ -51,17 +55,15 @@ def status_of(settings, interaction_id: int) -> str:
 
 
 async def test_several_relays_hand_each_message_over_once(
-    api, client, admin, fakes, settings, app, temporal_env
+    api, client, admin, fakes, settings, app, temporal_env, monkeypatch
 ):
+    monkeypatch.setattr(inbound_relay, "BATCH", 4)  # many small batches, taken side by side
     floor = await make_floor(api, client, admin, fakes, names=("ann",))
     await asyncio.gather(
         *(inbound(client, floor, f"SM{n}", mobile=f"39333000{n % 10:04d}") for n in range(30))
     )
     sessions = app.state.services.sessionmaker
-    relays = [
-        InboundRelay(settings.libpq_url, sessions, temporal_env.client, settings.temporal_task_queue)
-        for _ in range(3)
-    ]
+    relays = [InboundRelay(settings, sessions, temporal_env.client) for _ in range(3)]
     handed = await asyncio.gather(*(relay.drain() for relay in relays))
     assert sum(handed) == 30
     with db(settings) as conn:
@@ -97,31 +99,43 @@ async def test_a_message_stored_in_a_closed_interaction_opens_the_next_one(
 
 
 async def test_a_message_reaching_a_closing_workflow_goes_to_the_next_interaction(
-    api, client, admin, fakes, worker, temporal_env, settings
+    api, client, admin, fakes, temporal_env, settings, app
 ):
-    floor = await make_floor(api, client, admin, fakes, names=("ann",))
-    ann = floor.agents["ann"]
-    await go_online(client, ann)
-    interaction = await first_message_to_queue(client, admin, floor)
-    await offered(temporal_env, interaction, {ann.id})
-    assert (await accept(client, interaction, ann)).status_code == 200
-    handle = temporal_env.client.get_workflow_handle(interaction["workflow_id"])
-    await handle.start_update(
-        InteractionWorkflow.close,
-        CloseRequest(ann.id, staff=True),
-        wait_for_stage=WorkflowUpdateStage.ACCEPTED,
-    )
-    # The relay signalled this message just as the close began: the workflow absorbs it after.
-    late = late_message(settings, interaction["id"], "SM2", signalled=True)
-    await handle.signal(ids.MESSAGE_RECEIVED, MessageArrived(late))
-    assert (await handle.result())["messages_handled"] == 1
-    await keep_history(temporal_env.client, interaction["workflow_id"], "message_while_closing_moved_on")
-    await wait_for(lambda: asyncio.sleep(0, home_of(settings, late) != interaction["id"]))
-    second = home_of(settings, late)
-    workflow_id = ids.interaction_workflow_id(floor.account["id"], interaction["contact"]["id"], second)
-    summary = await ready_summary(temporal_env.client, workflow_id)
-    assert summary.messages_handled == 1
-    assert status_of(settings, interaction["id"]) == "closed"
+    real = RoutingActivities(app.state.services.sessionmaker, temporal_env.client)
+    closing, proceed = asyncio.Event(), asyncio.Event()
+
+    @activity.defn(name="close_interaction")
+    async def close_interaction(request: CloseInteraction) -> None:
+        closing.set()
+        await proceed.wait()
+        await real.close_interaction(request)
+
+    async with running_worker(settings, temporal_env, swap=[close_interaction]):
+        floor = await make_floor(api, client, admin, fakes, names=("ann",))
+        ann = floor.agents["ann"]
+        await go_online(client, ann)
+        interaction = await first_message_to_queue(client, admin, floor)
+        await offered(temporal_env, interaction, {ann.id})
+        assert (await accept(client, interaction, ann)).status_code == 200
+        handle = temporal_env.client.get_workflow_handle(interaction["workflow_id"])
+        await handle.start_update(
+            InteractionWorkflow.close,
+            CloseRequest(ann.id, staff=True),
+            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
+        )
+        await asyncio.wait_for(closing.wait(), 10)
+        # The relay signalled this message just as the close began: the workflow absorbs it after.
+        late = late_message(settings, interaction["id"], "SM2", signalled=True)
+        await handle.signal(ids.MESSAGE_RECEIVED, MessageArrived(late))
+        proceed.set()
+        assert (await handle.result())["messages_handled"] == 1
+        await keep_history(temporal_env.client, interaction["workflow_id"], "message_while_closing_moved_on")
+        await wait_for(lambda: asyncio.sleep(0, home_of(settings, late) != interaction["id"]))
+        second = home_of(settings, late)
+        workflow_id = ids.interaction_workflow_id(floor.account["id"], interaction["contact"]["id"], second)
+        summary = await ready_summary(temporal_env.client, workflow_id)
+        assert summary.messages_handled == 1
+        assert status_of(settings, interaction["id"]) == "closed"
 
 
 async def test_an_interaction_whose_workflow_was_ended_by_an_operator_is_closed_and_its_message_moves_on(

@@ -11,7 +11,7 @@ from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 
-from activities.routing import FindAgents, OwnerCheck, OwnerStatus, RoutingActivities
+from activities.routing import Agents, FindAgents, OwnerCheck, OwnerStatus, RoutingActivities
 from tests.conftest import running_worker
 from tests.helpers import db, summary_of, wait_for
 from tests.webhooks import post_twilio, twilio_message
@@ -92,23 +92,28 @@ async def _handled(temporal_env, workflow_id, count):
     return summary if summary is not None and summary.messages_handled == count else None
 
 
-async def test_an_activity_that_keeps_failing_is_said_and_the_interaction_waits_on(
-    api, client, admin, fakes, temporal_env, settings
+async def test_an_activity_that_keeps_failing_is_said_and_routing_is_tried_again(
+    api, client, admin, fakes, temporal_env, settings, app
 ):
+    real = RoutingActivities(app.state.services.sessionmaker, temporal_env.client)
     attempts = 0
 
     @activity.defn(name="find_agents")
-    async def find_agents(request: FindAgents) -> None:
+    async def find_agents(request: FindAgents) -> Agents:
         nonlocal attempts
         attempts += 1
-        raise ApplicationError("the database is away")
+        if attempts <= 15:  # one retry policy's worth: then the database is back
+            raise ApplicationError("the database is away")
+        return await real.find_agents(request)
 
     async with running_worker(settings, temporal_env, swap=[find_agents]):
         floor = await make_floor(api, client, admin, fakes, names=("ann",))
-        interaction = await first_message_to_queue(client, admin, floor)
-        await temporal_env.sleep(timedelta(minutes=10))  # the retry policy's back-off, skipped
+        ann = floor.agents["ann"]
+        await go_online(client, ann)
+        interaction = await first_message_to_queue(client, admin, floor, queue_seconds=3600)
 
         async def said():
+            await temporal_env.sleep(timedelta(minutes=1))  # the retry policy's back-off, skipped
             with db(settings) as conn:
                 return conn.execute(
                     "SELECT data->>'reason' FROM interaction_events WHERE interaction_id = %s"
@@ -117,10 +122,12 @@ async def test_an_activity_that_keeps_failing_is_said_and_the_interaction_waits_
                 ).fetchall()
 
         assert "the database is away" in (await wait_for(said, seconds=30))[0][0]
-        assert attempts == 15  # bounded: the retry policy gave up, the workflow did not
+        assert attempts == 15  # bounded: the policy gave up, the workflow did not
         description = await temporal_env.client.get_workflow_handle(interaction["workflow_id"]).describe()
         assert description.status is WorkflowExecutionStatus.RUNNING
-        assert (await summary_of(temporal_env.client, interaction["workflow_id"])) is not None
+        await temporal_env.sleep(timedelta(minutes=2))  # routing is tried again, and now it works
+        await offered(temporal_env, interaction, {ann.id})
+        assert (await accept(client, interaction, ann)).status_code == 200
 
 
 async def test_a_slow_media_download_does_not_hold_up_the_offer(
