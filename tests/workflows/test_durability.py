@@ -8,6 +8,7 @@ while it holds its clock for that pending task.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -24,7 +25,7 @@ from api.app import create_app
 from stack.migrate import connect_temporal, ensure_admin, ensure_search_attributes
 from stack.processes import BIN, free_port, wait_for_port
 from tests.conftest import ADMIN_PASSWORD, Api
-from tests.helpers import summary_of, wait_for
+from tests.helpers import db, summary_of, wait_for
 from tests.workflows.test_routing import accept, go_online, inbound, make_floor, set_plan, the_interaction
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,3 +108,22 @@ async def test_killing_the_worker_mid_wait_loses_nothing(fakes, settings, dev_se
             assert (await accept(client, interaction, bob)).status_code == 200
         shown = (await client.get(f"/api/whatsapp/interactions/{interaction['id']}", headers=admin)).json()
         assert (shown["owner_id"], shown["status"]) == (bob.id, "open")
+
+
+async def test_a_worker_told_to_stop_finishes_the_send_in_flight(api, client, admin, fakes, settings):
+    """SIGTERM (a deploy) stops polling but lets a running provider call finish: the message is
+    sent once, not cancelled mid-call and sent again by the next worker."""
+    floor = await make_floor(api, client, admin, fakes, names=("ann",))
+    await set_plan(client, admin, floor, [
+        {"application": "autoreply", "params": {"text": "We will be right with you", "times": "always"}},
+    ])  # fmt: skip
+    fakes.hang_next["twilio.send"] = 3  # the provider answers slowly
+    with worker_process(settings) as worker:
+        await inbound(client, floor, "SM1")
+        await wait_for(lambda: asyncio.sleep(0, bool(fakes.of("twilio.send"))), seconds=30)
+        worker.send_signal(signal.SIGTERM)
+        await asyncio.to_thread(worker.wait, 30)
+    with db(settings) as conn:
+        sent = conn.execute("SELECT status, attempts FROM messages WHERE direction = 'out'").fetchall()
+    assert sent == [("sent", 1)]
+    assert len(fakes.of("twilio.send")) == 1
