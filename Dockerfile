@@ -23,6 +23,8 @@ COPY providers ./providers
 COPY relay ./relay
 COPY stack ./stack
 COPY workflows ./workflows
+# the agent desk's static files, served at /desk/ (api/pages.py)
+COPY web ./web
 
 RUN pip install --no-cache-dir . \
     && rm -rf build ./*.egg-info

@@ -26,7 +26,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.common import ProviderAccess, activity_key, load_provider_account, retryable, timeline
-from domain.delivery import failure_text, record_provider_id
+from domain.delivery import failure_text, notify_status, record_provider_id
 from models import (
     Contact,
     DeliveryStatus,
@@ -125,7 +125,7 @@ class MessageActivities:
     async def record_send_failure(self, request: SendFailure) -> None:
         """Mark a message still queued as failed, so the agent sees it and may retry it."""
         async with self._access.sessions() as session, session.begin():
-            await session.execute(
+            failed = await session.scalars(
                 update(Message)
                 .where(Message.id == request.message_id, Message.status == DeliveryStatus.queued)
                 .values(
@@ -134,7 +134,9 @@ class MessageActivities:
                     error_text=request.reason[:1000],
                     status_at=datetime.now(UTC),
                 )
+                .returning(Message.id)
             )
+            await notify_status(session, failed.all())
 
     @activity.defn
     async def queue_message(self, request: QueueMessage) -> int:
@@ -173,6 +175,8 @@ class MessageActivities:
                 message.error_code = error.code
                 message.error_text = (failure_text(error.code, error.text) or "")[:1000]
                 message.status_at = datetime.now(UTC)
+                await session.flush()
+                await notify_status(session, [message.id])
             return _outcome(message)
 
 

@@ -15,6 +15,7 @@ from api.deps import Services
 from api.errors import install_error_handlers
 from api.events import AgentEventHub
 from api.metrics import ApiMetrics, MetricsMiddleware
+from api.pages import mount_pages
 from api.routers import (
     account_config,
     accounts,
@@ -100,5 +101,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         uploads.router,
     ):
         app.include_router(router)
+    mount_pages(app)  # the agent desk at /desk/
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return app

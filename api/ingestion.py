@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
-from domain.delivery import ADVANCES_FROM, failure_text, lock_provider_id
+from domain.delivery import ADVANCES_FROM, failure_text, lock_provider_id, notify_status
 from models import (
     MEDIA_TYPES,
     Account,
@@ -119,22 +119,26 @@ async def apply_statuses(session: AsyncSession, account_id: int, statuses: list[
 
 async def _advance(session: AsyncSession, account_id: int, status: StatusUpdate) -> bool:
     """Move the outbound message with this provider id forward to `status`; False if none moved."""
-    result = await session.execute(
-        update(Message)
-        .where(
-            Message.account_id == account_id,
-            Message.provider_message_id == status.provider_message_id,
-            Message.direction == Direction.outbound,
-            Message.status.in_(ADVANCES_FROM[status.status]),
+    moved = (
+        await session.scalars(
+            update(Message)
+            .where(
+                Message.account_id == account_id,
+                Message.provider_message_id == status.provider_message_id,
+                Message.direction == Direction.outbound,
+                Message.status.in_(ADVANCES_FROM[status.status]),
+            )
+            .values(
+                status=status.status,
+                error_code=status.error_code,
+                error_text=status.error_text,
+                status_at=func.now(),
+            )
+            .returning(Message.id)
         )
-        .values(
-            status=status.status,
-            error_code=status.error_code,
-            error_text=status.error_text,
-            status_at=func.now(),
-        )
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    ).all()
+    await notify_status(session, moved)  # the owner's desk updates the tick once this commits
+    return bool(moved)
 
 
 async def _keep_for_later(session: AsyncSession, account_id: int, status: StatusUpdate) -> None:

@@ -18,7 +18,8 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.redact import redact
-from models.interaction import DeliveryStatus, Message, PendingStatus
+from models.events import notify_agents
+from models.interaction import DeliveryStatus, Interaction, Message, PendingStatus
 
 # The statuses each status may replace. `failed` can follow queued or sent, not delivered or read.
 ADVANCES_FROM: dict[DeliveryStatus, tuple[DeliveryStatus, ...]] = {
@@ -80,3 +81,26 @@ async def record_provider_id(session: AsyncSession, message: Message, provider_i
     if early:
         await session.execute(delete(PendingStatus).where(PendingStatus.id.in_([p.id for p in early])))
     await session.flush()
+    await notify_status(session, [message.id])
+
+
+async def notify_status(session: AsyncSession, message_ids: Iterable[int]) -> None:
+    """Tell each message's interaction owner its new status (`message_status`), in the caller's
+    transaction: the desk updates the tick when, and only if, the change commits."""
+    ids = list(message_ids)
+    if not ids:
+        return
+    rows = await session.execute(
+        select(Message.id, Message.interaction_id, Message.status, Message.error_code, Message.error_text,
+               Interaction.owner_id)
+        .join(Interaction, Interaction.id == Message.interaction_id)
+        .where(Message.id.in_(ids), Interaction.owner_id.is_not(None))
+        .order_by(Message.id)
+    )  # fmt: skip
+    for message_id, interaction_id, status, error_code, error_text, owner_id in rows:
+        data: dict[str, object] = {"interaction_id": interaction_id, "message_id": message_id}
+        data["status"] = status.value if status is not None else None
+        if status is DeliveryStatus.failed:
+            data |= {"error_code": error_code, "error_text": error_text}
+        assert owner_id is not None  # the query asks for owned interactions only
+        await notify_agents(session, [owner_id], "message_status", data)

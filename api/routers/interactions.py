@@ -3,14 +3,14 @@ interactions of the accounts they belong to."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +35,9 @@ from workflows.ids import interaction_workflow_id
 
 router = APIRouter(prefix="/api/whatsapp/interactions", tags=["interactions"])
 
+# WhatsApp's customer service window: free-form replies only within 24 h of the customer's last message.
+SERVICE_WINDOW = timedelta(hours=24)
+
 
 class ContactOut(Out):
     id: int
@@ -57,6 +60,9 @@ class InteractionOut(BaseModel):
     started_at: datetime
     last_message_at: datetime | None
     last_inbound_at: datetime | None
+    window_closes_at: datetime | None = Field(
+        description="when free-form replies stop being allowed (24 h after the customer's last message)"
+    )
     last_message: str
     closed_at: datetime | None
     workflow_id: str
@@ -110,10 +116,15 @@ def interaction_out(interaction: Interaction, account_key: str, contact: Contact
         started_at=interaction.started_at,
         last_message_at=interaction.last_message_at,
         last_inbound_at=interaction.last_inbound_at,
+        window_closes_at=window_closes_at(interaction.last_inbound_at),
         last_message=interaction.last_message,
         closed_at=interaction.closed_at,
         workflow_id=interaction_workflow_id(interaction.account_id, interaction.contact_id, interaction.id),
     )
+
+
+def window_closes_at(last_inbound_at: datetime | None) -> datetime | None:
+    return last_inbound_at + SERVICE_WINDOW if last_inbound_at is not None else None
 
 
 async def visible_interaction(session: AsyncSession, interaction_id: int, user: User) -> InteractionOut:

@@ -13,20 +13,24 @@ from typing import Any, Self
 
 from fastapi import APIRouter, BackgroundTasks
 from pydantic import BaseModel, model_validator
+from sqlalchemy import exists, func, select
 
 from activities.dispatch import wake_waiting
+from activities.routing import PRESENCE_WINDOW
 from api.deps import CurrentUser, ServicesDep, SessionDep
 from api.dispatch import commit_then_update
-from api.errors import AppError, conflict, invalid
+from api.errors import AppError, conflict, forbidden, invalid
 from api.routers.interactions import visible_interaction
 from models import (
     Account,
     AccountAgent,
+    AgentSession,
     Disposition,
     Interaction,
     InteractionEvent,
     InteractionStatus,
     Queue,
+    QueueAgent,
     Role,
     User,
     UserStatus,
@@ -203,3 +207,65 @@ async def transfer(
         refusal=NOT_TRANSFERABLE,
     )
     return {"transferring_to": body.model_dump(exclude_none=True), "timeout": timeout}
+
+
+class AgentTarget(BaseModel):
+    id: int
+    username: str
+    full_name: str
+    status: UserStatus
+    present: bool  # online with a live event stream: an offer would reach them now
+
+
+class QueueTarget(BaseModel):
+    id: int
+    name: str
+    description: str
+
+
+class TransferTargetsOut(BaseModel):
+    agents: list[AgentTarget]
+    queues: list[QueueTarget]
+
+
+@router.get("/{interaction_id}/transfer-targets")
+async def transfer_targets(interaction_id: int, user: CurrentUser, session: SessionDep) -> TransferTargetsOut:
+    """Where the interaction's owner (or staff) may transfer it: the account's other agents with
+    their presence, if it allows transfers to agents, and the queues serving the account (those
+    with at least one of its agents), if it allows transfers to queues."""
+    shown = await visible_interaction(session, interaction_id, user)
+    if user.role is Role.agent and shown.owner_id != user.id:
+        raise forbidden("only the agent who owns the interaction (or a supervisor) may transfer it")
+    account = await session.get(Account, shown.account_id)
+    assert account is not None
+    agents: list[AgentTarget] = []
+    queues: list[QueueTarget] = []
+    if account.transfer_agent_enabled:
+        connected = exists().where(
+            AgentSession.user_id == User.id, AgentSession.seen_at > func.now() - PRESENCE_WINDOW
+        )
+        rows = await session.execute(
+            select(User, connected.label("connected"))
+            .join(AccountAgent, AccountAgent.user_id == User.id)
+            .where(AccountAgent.account_id == account.id, User.id != shown.owner_id)
+            .order_by(User.full_name, User.username)
+        )
+        agents = [
+            AgentTarget(
+                id=agent.id,
+                username=agent.username,
+                full_name=agent.full_name,
+                status=agent.status,
+                present=agent.status is UserStatus.online and bool(live),
+            )
+            for agent, live in rows
+        ]
+    if account.transfer_queue_enabled:
+        serving = (
+            select(QueueAgent.queue_id)
+            .join(AccountAgent, AccountAgent.user_id == QueueAgent.user_id)
+            .where(AccountAgent.account_id == account.id)
+        )
+        found = await session.scalars(select(Queue).where(Queue.id.in_(serving)).order_by(Queue.name))
+        queues = [QueueTarget(id=q.id, name=q.name, description=q.description) for q in found]
+    return TransferTargetsOut(agents=agents, queues=queues)
