@@ -1,11 +1,12 @@
-# Shareline: `make run` starts the whole embedded stack, `make test` runs the suite.
+# Shareline: `make run` starts the whole embedded stack, `make demo` the same with a simulated
+# provider, agents and customers, `make test` runs the suite.
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.runtime-installed
 DEV := $(VENV)/.dev-installed
 
-.PHONY: run test lint bench migrate clean
+.PHONY: run demo test lint bench migrate clean
 
 # --no-compile: byte-compiling every dependency up front costs ~13 s; modules compile on first import.
 $(RUNTIME): pyproject.toml
@@ -19,6 +20,9 @@ $(DEV): $(RUNTIME)
 
 run: $(RUNTIME)
 	$(BIN)/python -m stack.run
+
+demo: $(RUNTIME)
+	$(BIN)/python -m demo
 
 test: $(DEV)
 	$(BIN)/ruff check .

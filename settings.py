@@ -67,6 +67,9 @@ class Settings(BaseSettings):
     assistant_base_url: str | None = None
     assistant_model: str | None = None
     assistant_api_key: SecretStr | None = None
+    # `make demo` only: the simulated provider's URL. Set, it turns demo mode on (the /demo pages
+    # and their API, proxied to the simulator); unset (always, outside the demo), no demo route exists.
+    demo_simulator_url: str | None = None
 
     @field_validator("media_allowed_hosts", mode="before")
     @classmethod
@@ -118,6 +121,10 @@ class Settings(BaseSettings):
     def temporal_contact_key(self) -> bytes | None:
         """The key ShareContact values are hashed with, or None to store mobiles as they are."""
         return self.purpose_key("temporal contact hash") if self.temporal_contact_hash else None
+
+    @property
+    def demo(self) -> bool:
+        return self.demo_simulator_url is not None
 
     @property
     def media_dir(self) -> Path:

@@ -101,6 +101,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         uploads.router,
     ):
         app.include_router(router)
+    if settings.demo:  # `make demo` only: the product never imports demo/ otherwise
+        from demo.phone import router as demo_router  # noqa: PLC0415
+
+        app.include_router(demo_router)
     mount_pages(app)  # the agent desk at /desk/
     logging.getLogger("httpx").setLevel(logging.WARNING)
     return app

@@ -46,6 +46,11 @@ STATUSES = {
 RATE_LIMITED = {"4", "80007", "130429", "131048", "131056"}  # throughput and pair-rate limits: retry later
 
 
+def signature(app_secret: str, body: bytes) -> str:
+    """X-Hub-Signature-256: "sha256=" + lowercase hex HMAC-SHA256(app secret, the raw body)."""
+    return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
+
+
 class MetaProvider(Provider):
     type = ProviderType.meta
 
@@ -54,8 +59,7 @@ class MetaProvider(Provider):
         if not app_secret:
             return None  # no app secret configured: the Receive URL's token is the guard
         given = request.headers.get("x-hub-signature-256", "")
-        expected = "sha256=" + hmac.new(app_secret.encode(), request.body, hashlib.sha256).hexdigest()
-        if not hmac.compare_digest(expected, given.lower()):
+        if not hmac.compare_digest(signature(app_secret, request.body), given.lower()):
             raise WebhookRejected(403, "bad_signature", "X-Hub-Signature-256 does not match")
         return None
 

@@ -109,6 +109,8 @@ def _as_environment(settings: Settings) -> dict[str, str]:
         value = getattr(settings, name)
         if isinstance(value, SecretStr):
             value = value.get_secret_value()
+        elif isinstance(value, tuple):  # media_allowed_hosts: read back as a comma-separated list
+            value = ",".join(map(str, value))
         if value is not None:
             env[f"SHARELINE_{name.upper()}"] = str(value)
     return env
