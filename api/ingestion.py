@@ -31,12 +31,13 @@ from models import (
     PendingStatus,
     WebhookNonce,
 )
-from models.interaction import ACTIVE, ACTIVE_PREDICATE
-from providers.base import InboundMessage, StatusUpdate
+from models.interaction import ACTIVE, ACTIVE_PREDICATE, RejectedWebhookItem
+from providers.base import InboundMessage, RejectedItem, StatusUpdate
 
 PREVIEW_LENGTH = 200
 NONCE_LIFETIME = timedelta(minutes=15)
 PENDING_STATUS_LIFETIME = timedelta(days=1)
+REJECTED_ITEM_LIFETIME = timedelta(days=30)
 
 
 async def store_inbound(session: AsyncSession, account: Account, inbound: InboundMessage) -> bool:
@@ -181,6 +182,28 @@ async def record_nonce(session: AsyncSession, account_id: int, nonce: str) -> bo
         .returning(WebhookNonce.nonce)
     )
     return inserted is not None
+
+
+async def record_rejected(session: AsyncSession, account: Account, items: list[RejectedItem]) -> None:
+    """Keep the unreadable elements of a batch, raw, for an operator to look at; those older than
+    REJECTED_ITEM_LIFETIME go (rows another webhook is pruning are skipped, never waited for)."""
+    if not items:
+        return
+    stale = (
+        select(RejectedWebhookItem.id)
+        .where(RejectedWebhookItem.received_at < func.now() - REJECTED_ITEM_LIFETIME)
+        .with_for_update(skip_locked=True)
+    )
+    await session.execute(
+        delete(RejectedWebhookItem).where(RejectedWebhookItem.id.in_(stale.scalar_subquery()))
+    )
+    await session.execute(
+        insert(RejectedWebhookItem),
+        [
+            {"account_id": account.id, "provider": account.type.value, "reason": item.reason, "raw": item.raw}
+            for item in items
+        ],
+    )
 
 
 async def _contact_for(session: AsyncSession, account: Account, inbound: InboundMessage) -> int:

@@ -210,6 +210,24 @@ class PendingStatus(Base):
     )
 
 
+class RejectedWebhookItem(Base):
+    """One element of a webhook batch that could not be read (a message without an id, a status
+    of the wrong shape), kept with its raw JSON while the rest of the batch is stored and the
+    provider is answered 200: refused, the whole batch would come back on every retry."""
+
+    __tablename__ = "rejected_webhook_items"
+    __table_args__ = (Index("ix_rejected_webhook_items_account_received", "account_id", "received_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    provider: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)  # where in the body, and why
+    raw: Mapped[Any] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )
+
+
 async def change_tags(
     session: AsyncSession, interaction_id: int, add: Sequence[str] = (), remove: Sequence[str] = ()
 ) -> list[str] | None:

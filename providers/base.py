@@ -7,8 +7,12 @@ or Temporal handle: the webhook route and the activities do the I/O around it.
 
 from __future__ import annotations
 
+import hmac
 import json
+import math
 import mimetypes
+import re
+import sys
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +26,17 @@ from models import DeliveryStatus, MessageType, ProviderType
 
 if TYPE_CHECKING:
     from providers.media import MediaPolicy
+
+# Webhook JSON nests a few levels (Meta: entry, changes, value, messages, interactive, ...). Deeper
+# is refused before anything walks it: json, jsonb and our own code all recurse.
+MAX_JSON_DEPTH = 64
+# What the tables hold: provider ids (messages, pending statuses), error codes, mobiles.
+MAX_ID_LENGTH = 200
+MAX_ERROR_CODE_LENGTH = 50
+MAX_MOBILE_DIGITS = 20
+# PostgreSQL text and jsonb hold neither NUL nor lone surrogates (a JSON "\ud800"): each is
+# stored as U+FFFD, as a UTF-8 decoder shows what it cannot read.
+_UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -52,10 +67,56 @@ class WebhookRequest:
     content_type: str  # media type only, lower-case, no parameters
 
     def json(self) -> Any:
+        """The body as JSON with every string storable, or WebhookRejected(400): not JSON, not
+        UTF-8, nested deeper than MAX_JSON_DEPTH, NaN/Infinity or a number Python will not read."""
         try:
-            return json.loads(self.body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            parsed = json.loads(
+                self.body, parse_int=_json_int, parse_float=_json_float, parse_constant=_json_constant
+            )
+        except RecursionError as exc:
+            raise _too_deep() from exc
+        except ValueError as exc:  # also JSONDecodeError and UnicodeDecodeError
             raise WebhookRejected(400, "bad_json", f"the body is not valid JSON: {exc}") from exc
+        return _storable(parsed, 0)
+
+
+def _json_int(text: str) -> int:
+    limit = sys.get_int_max_str_digits()  # 0: no limit
+    if limit and len(text.lstrip("-")) > limit:
+        raise ValueError(f"a number has more than {limit} digits")
+    return int(text)
+
+
+def _json_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:20]} is out of range")
+    return value
+
+
+def _json_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _too_deep() -> WebhookRejected:
+    return WebhookRejected(400, "too_deep", f"the JSON nests more than {MAX_JSON_DEPTH} levels deep")
+
+
+def _storable(value: Any, depth: int) -> Any:
+    if depth > MAX_JSON_DEPTH:
+        raise _too_deep()
+    if isinstance(value, str):
+        return storable_text(value)
+    if isinstance(value, list):
+        return [_storable(item, depth + 1) for item in value]
+    if isinstance(value, dict):
+        return {storable_text(key): _storable(item, depth + 1) for key, item in value.items()}
+    return value
+
+
+def storable_text(text: str) -> str:
+    """`text` with NUL and lone surrogates (which PostgreSQL cannot store) replaced by U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 @dataclass(frozen=True)
@@ -89,9 +150,22 @@ class StatusUpdate:
 
 
 @dataclass(frozen=True)
+class RejectedItem:
+    """One element of a batch that could not be read: kept with its raw JSON so the rest of the
+    batch is stored (a provider retries a refused batch, bad element and all, for days)."""
+
+    reason: str  # where in the body, and why
+    raw: Any
+
+
+@dataclass(frozen=True)
 class Parsed:
     messages: list[InboundMessage] = field(default_factory=list)
     statuses: list[StatusUpdate] = field(default_factory=list)
+    rejected: list[RejectedItem] = field(default_factory=list)
+
+    def reject(self, where: str, why: str, raw: Any) -> None:
+        self.rejected.append(RejectedItem(reason=f"{where}: {why}", raw=raw))
 
 
 @dataclass(frozen=True)
@@ -122,11 +196,14 @@ class SendResult:
 class WebhookRejected(Exception):
     """A webhook that cannot be accepted: the status code and a message safe to return and log."""
 
-    def __init__(self, status_code: int, code: str, message: str) -> None:
+    def __init__(
+        self, status_code: int, code: str, message: str, fields: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.code = code
         self.message = message
+        self.fields = fields  # field path → why, for a body that is readable but wrong
 
 
 class SendError(Exception):
@@ -239,15 +316,85 @@ def obj(container: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
+def same_signature(expected: str, given: str) -> bool:
+    """Constant-time comparison of a signature header, whatever characters it holds (compare_digest
+    refuses non-ASCII text)."""
+    return hmac.compare_digest(expected.encode(), given.encode("utf-8", "surrogatepass"))
+
+
+def malformed(path: str, why: str) -> WebhookRejected:
+    """A readable body with a field that is missing or of the wrong type: 400 naming the field."""
+    return WebhookRejected(400, "malformed", f"{path} {why}", fields={path: why})
+
+
+def _path(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def optional_object(container: dict[str, Any], key: str, path: str = "") -> dict[str, Any]:
+    """container[key] if it is an object, {} if absent or null; anything else is malformed."""
+    value = container.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise malformed(_path(path, key), "must be an object")
+    return value
+
+
+def optional_string(container: dict[str, Any], key: str, path: str = "") -> str | None:
+    """container[key] if it is a string, None if absent or null; anything else is malformed."""
+    value = container.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise malformed(_path(path, key), "must be a string")
+    return value
+
+
+def identifier(value: Any, path: str) -> str:
+    """A provider's id (of a message, a status's message): a non-empty string or integer that fits."""
+    if isinstance(value, bool) or not isinstance(value, str | int) or value in ("", 0):
+        raise malformed(path, "must be a non-empty string")
+    text = str(value)
+    if len(text) > MAX_ID_LENGTH:
+        raise malformed(path, f"is longer than {MAX_ID_LENGTH} characters")
+    return text
+
+
+def error_code(value: Any, path: str) -> str | None:
+    """A provider's error code (a string or an integer), None if absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise malformed(path, "must be a string or an integer")
+    text = str(value)
+    if len(text) > MAX_ERROR_CODE_LENGTH:
+        raise malformed(path, f"is longer than {MAX_ERROR_CODE_LENGTH} characters")
+    return text
+
+
+def mobile(value: Any, path: str) -> str:
+    """The sender's international digits, 1 to MAX_MOBILE_DIGITS of them."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise malformed(path, "must be a phone number")
+    found = digits(str(value))
+    if not found:
+        raise malformed(path, "holds no digits")
+    if len(found) > MAX_MOBILE_DIGITS:
+        raise malformed(path, f"has more than {MAX_MOBILE_DIGITS} digits")
+    return found
+
+
 def digits(value: str) -> str:
-    """International digits from 'whatsapp:+1555…', '+1555…' or '1555…'."""
-    return "".join(ch for ch in value.removeprefix("whatsapp:") if ch.isdigit())
+    """International digits from 'whatsapp:+1555…', '+1555…' or '1555…' (ASCII digits only:
+    str.isdigit also takes '²' and other scripts' digits)."""
+    return "".join(ch for ch in value.removeprefix("whatsapp:") if "0" <= ch <= "9")
 
 
 def from_unix(value: Any) -> datetime | None:
     try:
         return datetime.fromtimestamp(int(value), UTC)
-    except (TypeError, ValueError, OverflowError):
+    except (TypeError, ValueError, OverflowError, OSError):
         return None
 
 

@@ -27,19 +27,23 @@ from providers.base import (
     SendError,
     SendResult,
     StatusUpdate,
-    WebhookRejected,
     WebhookRequest,
     check_response,
-    digits,
+    error_code,
     from_iso,
     from_unix,
+    identifier,
+    malformed,
     media_type_for,
+    mobile,
     obj,
+    optional_object,
+    optional_string,
     request,
     response_json,
 )
 from providers.media import MediaHost, MediaPolicy, download
-from providers.meta import cloud_message, parse_cloud_values
+from providers.meta import cloud_changes, cloud_message, parse_cloud_values
 
 # Where Kaleyra serves inbound media: its own domains and the account's base_url. Kaleyra's docs
 # call media_url "an S3 link" without naming the bucket's host: an operator whose media comes
@@ -67,18 +71,13 @@ class KaleyraProvider(Provider):
     def parse(self, request: WebhookRequest) -> Parsed:
         body = request.json()
         if not isinstance(body, dict):
-            raise WebhookRejected(400, "malformed", "expected a JSON object")
+            raise malformed("body", "must be a JSON object")
         if isinstance(body.get("entry"), list):  # Meta envelope
-            values = [
-                change.get("value") or {}
-                for entry in body["entry"]
-                if isinstance(entry, dict)
-                for change in entry.get("changes") or []
-                if isinstance(change, dict)
-            ]
-            return parse_cloud_values(values)
+            parsed = Parsed()
+            values = [(where, change.get("value")) for where, change in cloud_changes(body["entry"], parsed)]
+            return parse_cloud_values(values, parsed)
         if "messages" in body or "statuses" in body:  # older per-number format: a bare Meta `value`
-            return parse_cloud_values([body])
+            return parse_cloud_values([("", body)])
         if "status" in body and not body.get("from"):
             return _status(body)
         return Parsed(messages=[_callback_profile(body)])
@@ -147,20 +146,23 @@ def _send_id(body: dict[str, Any]) -> str | None:
 
 
 def _callback_profile(body: dict[str, Any]) -> InboundMessage:
-    sender = digits(str(body.get("from") or body.get("mobile") or ""))
-    if not sender:
-        raise WebhookRejected(400, "malformed", "from is missing")
-    message_id = next((str(body[name]) for name in ID_FIELDS if body.get(name)), None) or _content_id(body)
+    sender_key = "from" if body.get("from") else "mobile"
+    if not body.get(sender_key):
+        raise malformed("from", "is missing")
+    sender = mobile(body[sender_key], sender_key)
+    message_id = _message_id(body) or _content_id(body)
     declared = str(body.get("type") or "text").lower()
     media = None
     if body.get("media_url"):
-        mime = body.get("mime_type")
+        mime = optional_string(body, "mime_type")
         message_type = (
             MessageType(declared)
             if declared in {"image", "video", "audio", "document", "sticker"}
             else media_type_for(mime)
         )
-        media = MediaRef(reference=str(body["media_url"]), mime_type=mime, caption=body.get("body") or None)
+        media = MediaRef(
+            reference=str(body["media_url"]), mime_type=mime, caption=str(body.get("body") or "") or None
+        )
     elif declared == "text":
         message_type = MessageType.text
     else:
@@ -186,29 +188,40 @@ def _content_id(body: dict[str, Any]) -> str:
 
 def _created_at(value: Any) -> datetime | None:
     """`created_at`: unix seconds (or milliseconds) as seen in the wild, else ISO 8601 taken as UTC
-    when it has no offset (the field's format is UNCONFIRMED in Kaleyra's docs)."""
-    if isinstance(value, int | float) or (isinstance(value, str) and value.strip().isdigit()):
+    when it has no offset (the field's format is UNCONFIRMED in Kaleyra's docs). A value that is
+    no time (or none Python can hold) is no time: the message is stored without it."""
+    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
+        value = int(value) if len(value.strip()) <= 20 else None
+    if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = int(value)
         return from_unix(seconds // 1000 if seconds > 10**11 else seconds)
     return from_iso(value) if value else None
 
 
+def _message_id(body: dict[str, Any]) -> str | None:
+    """The first id field present (Kaleyra's name for it is UNCONFIRMED)."""
+    name = next((name for name in ID_FIELDS if body.get(name)), None)
+    return identifier(body[name], name) if name else None
+
+
 def _status(body: dict[str, Any]) -> Parsed:
-    message_id = next((str(body[name]) for name in ID_FIELDS if body.get(name)), None)
+    message_id = _message_id(body)
     if not message_id:
-        raise WebhookRejected(400, "malformed", "the status callback lacks a message id")
+        raise malformed("id", "is missing (the message id)")
     status = STATUSES.get(str(body.get("status")).lower())
     if status is None:
         return Parsed()
-    error = obj(body, "error")
+    error = optional_object(body, "error")
     code = error.get("code") or body.get("error_code")
     return Parsed(
         statuses=[
             StatusUpdate(
                 provider_message_id=message_id,
                 status=status,
-                error_code=str(code) if code else None,
-                error_text=error.get("message") or body.get("error_message") or body.get("reason"),
+                error_code=error_code(code, "error.code" if error.get("code") else "error_code"),
+                error_text=optional_string(error, "message", "error")
+                or optional_string(body, "error_message")
+                or optional_string(body, "reason"),
             )
         ]
     )

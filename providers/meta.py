@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -25,11 +26,17 @@ from providers.base import (
     WebhookRejected,
     WebhookRequest,
     check_response,
-    digits,
+    error_code,
     from_unix,
+    identifier,
+    malformed,
+    mobile,
     obj,
+    optional_object,
+    optional_string,
     request,
     response_json,
+    same_signature,
 )
 from providers.media import MediaHost, MediaPolicy, download
 
@@ -37,6 +44,8 @@ from providers.media import MediaHost, MediaPolicy, download
 # the Graph API itself, and SHARELINE_META_GRAPH_BASE.
 MEDIA_HOSTS = (MediaHost("lookaside.fbsbx.com"), MediaHost("graph.facebook.com"))
 MEDIA_KINDS = {"image", "video", "audio", "document", "sticker"}
+# The types whose content object is read: it must be an object when present.
+KNOWN_KINDS = MEDIA_KINDS | {"text", "location", "interactive", "button", "reaction"}
 STATUSES = {
     "sent": DeliveryStatus.sent,
     "delivered": DeliveryStatus.delivered,
@@ -59,20 +68,23 @@ class MetaProvider(Provider):
         if not app_secret:
             return None  # no app secret configured: the Receive URL's token is the guard
         given = request.headers.get("x-hub-signature-256", "")
-        if not hmac.compare_digest(signature(app_secret, request.body), given.lower()):
+        if not same_signature(signature(app_secret, request.body), given.lower()):
             raise WebhookRejected(403, "bad_signature", "X-Hub-Signature-256 does not match")
         return None
 
     def parse(self, request: WebhookRequest) -> Parsed:
         body = request.json()
         if not isinstance(body, dict) or not isinstance(body.get("entry"), list):
-            raise WebhookRejected(400, "malformed", "expected {object, entry: [...]}")
-        values = []
-        for entry in body["entry"]:
-            for change in _list(entry, "changes"):
-                if isinstance(change, dict) and change.get("field") == "messages":
-                    values.append(change.get("value") or {})
-        return parse_cloud_values(values)
+            raise WebhookRejected(
+                400, "malformed", "expected {object, entry: [...]}", fields={"entry": "must be a list"}
+            )
+        parsed = Parsed()
+        values = [
+            (where, change.get("value"))
+            for where, change in cloud_changes(body["entry"], parsed)
+            if change.get("field") == "messages"
+        ]
+        return parse_cloud_values(values, parsed)
 
     async def send(
         self,
@@ -144,46 +156,96 @@ def cloud_message(message: OutboundMessage) -> dict[str, Any]:
     return {"to": message.to, "type": "text", "text": {"preview_url": False, "body": message.text}}
 
 
-def parse_cloud_values(values: list[Any]) -> Parsed:
-    """Messages and statuses of Cloud API `value` objects (shared with Kaleyra's older format)."""
-    parsed = Parsed()
-    for value in values:
+def cloud_changes(entries: list[Any], parsed: Parsed) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Each `entry[].changes[]` object with where it is; a malformed entry or change is rejected
+    on its own (Meta retries a refused batch, good elements and bad, for days)."""
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            parsed.reject(f"entry[{i}]", "must be an object", entry)
+            continue
+        changes = entry.get("changes")
+        if changes is None:
+            continue
+        if not isinstance(changes, list):
+            parsed.reject(f"entry[{i}].changes", "must be a list", changes)
+            continue
+        for j, change in enumerate(changes):
+            if isinstance(change, dict):
+                yield f"entry[{i}].changes[{j}].value", change
+            else:
+                parsed.reject(f"entry[{i}].changes[{j}]", "must be an object", change)
+
+
+def parse_cloud_values(values: list[tuple[str, Any]], parsed: Parsed | None = None) -> Parsed:
+    """Messages and statuses of Cloud API `value` objects, each with where it is in the body
+    (shared with Kaleyra's older format). An element that cannot be read is rejected alone."""
+    parsed = parsed if parsed is not None else Parsed()
+    for where, value in values:
+        if value is None:
+            continue
         if not isinstance(value, dict):
-            raise WebhookRejected(400, "malformed", "a change value is not an object")
-        names = {
-            str(contact.get("wa_id")): str((contact.get("profile") or {}).get("name") or "")
-            for contact in _list(value, "contacts")
-            if isinstance(contact, dict)
-        }
-        for raw in _list(value, "messages"):
-            parsed.messages.append(_message(raw, names))
-        for raw in _list(value, "statuses"):
-            if update := _status(raw):
-                parsed.statuses.append(update)
+            parsed.reject(where, "must be an object", value)
+            continue
+        names: dict[str, str] = {}
+        for at, contact in _elements(value, "contacts", where, parsed):
+            try:
+                names[str(contact.get("wa_id"))] = str(optional_object(contact, "profile").get("name") or "")
+            except WebhookRejected as rejected:
+                parsed.reject(at, rejected.message, contact)
+        for at, raw in _elements(value, "messages", where, parsed):
+            try:
+                parsed.messages.append(_message(raw, names))
+            except WebhookRejected as rejected:
+                parsed.reject(at, rejected.message, raw)
+        for at, raw in _elements(value, "statuses", where, parsed):
+            try:
+                if update := _status(raw):
+                    parsed.statuses.append(update)
+            except WebhookRejected as rejected:
+                parsed.reject(at, rejected.message, raw)
     return parsed
 
 
-def _message(raw: Any, names: dict[str, str]) -> InboundMessage:
-    if not isinstance(raw, dict) or not raw.get("id") or not raw.get("from"):
-        raise WebhookRejected(400, "malformed", "a message lacks id or from")
+def _elements(
+    value: dict[str, Any], key: str, where: str, parsed: Parsed
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """The objects of the list value[key] with where each is; what is not one is rejected."""
+    items = value.get(key)
+    if items is None:
+        return
+    if not isinstance(items, list):
+        parsed.reject(f"{where}.{key}", "must be a list", items)
+        return
+    for k, item in enumerate(items):
+        if isinstance(item, dict):
+            yield f"{where}.{key}[{k}]", item
+        else:
+            parsed.reject(f"{where}.{key}[{k}]", "must be an object", item)
+
+
+def _message(raw: dict[str, Any], names: dict[str, str]) -> InboundMessage:
+    if not raw.get("id") or not raw.get("from"):
+        raise malformed("from" if raw.get("id") else "id", "is missing")
+    message_id = identifier(raw["id"], "id")
+    sender = mobile(raw["from"], "from")
     kind = str(raw.get("type") or "")
-    sender = digits(str(raw["from"]))
     text, media = "", None
     message_type = MessageType.unsupported
-    content = obj(raw, kind)
+    content = optional_object(raw, kind) if kind in KNOWN_KINDS else obj(raw, kind)
     if kind == "text":
         message_type, text = MessageType.text, str(content.get("body") or "")
     elif kind in MEDIA_KINDS:
         if not content.get("id"):
-            raise WebhookRejected(400, "malformed", f"the {kind} message has no media id")
+            raise malformed(f"{kind}.id", "is missing (the media id)")
         message_type = MessageType(kind)
-        text = str(content.get("caption") or "")
+        caption = optional_string(content, "caption", kind)
+        text = caption or ""
         media = MediaRef(
-            reference=str(content["id"]),
-            mime_type=content.get("mime_type"),
-            filename=content.get("filename"),
-            caption=content.get("caption"),
-            sha256=content.get("sha256"),
+            reference=identifier(content["id"], f"{kind}.id"),
+            mime_type=optional_string(content, "mime_type", kind),
+            filename=optional_string(content, "filename", kind),
+            caption=caption,
+            sha256=optional_string(content, "sha256", kind),
         )
     elif kind == "location":
         message_type = MessageType.location
@@ -192,14 +254,14 @@ def _message(raw: Any, names: dict[str, str]) -> InboundMessage:
         message_type = MessageType.contacts
     elif kind == "interactive":
         message_type = MessageType.interactive
-        reply = content.get("button_reply") or content.get("list_reply") or {}
+        reply = optional_object(content, "button_reply", kind) or optional_object(content, "list_reply", kind)
         text = str(reply.get("title") or "")
     elif kind == "button":
         message_type, text = MessageType.button, str(content.get("text") or "")
     elif kind == "reaction":
         message_type, text = MessageType.reaction, str(content.get("emoji") or "")
     return InboundMessage(
-        provider_message_id=str(raw["id"]),
+        provider_message_id=message_id,
         mobile=sender,
         profile_name=names.get(str(raw["from"]), names.get(sender, "")),
         type=message_type,
@@ -210,27 +272,20 @@ def _message(raw: Any, names: dict[str, str]) -> InboundMessage:
     )
 
 
-def _status(raw: Any) -> StatusUpdate | None:
-    if not isinstance(raw, dict) or not raw.get("id"):
-        raise WebhookRejected(400, "malformed", "a status lacks its message id")
+def _status(raw: dict[str, Any]) -> StatusUpdate | None:
+    if not raw.get("id"):
+        raise malformed("id", "is missing (the message id)")
+    message_id = identifier(raw["id"], "id")
     status = STATUSES.get(str(raw.get("status")))
     if status is None:
         return None  # e.g. "deleted" or "warning": nothing to record on the message
     errors = raw.get("errors") if isinstance(raw.get("errors"), list) else []
     first = errors[0] if errors and isinstance(errors[0], dict) else {}
     return StatusUpdate(
-        provider_message_id=str(raw["id"]),
+        provider_message_id=message_id,
         status=status,
-        error_code=str(first["code"]) if first.get("code") is not None else None,
-        error_text=first.get("message") or first.get("title"),
+        error_code=error_code(first.get("code"), "errors[0].code"),
+        error_text=optional_string(first, "message", "errors[0]")
+        or optional_string(first, "title", "errors[0]"),
         at=from_unix(raw.get("timestamp")),
     )
-
-
-def _list(container: Any, key: str) -> list[Any]:
-    if not isinstance(container, dict):
-        raise WebhookRejected(400, "malformed", f"expected an object holding {key}")
-    value = container.get(key) or []
-    if not isinstance(value, list):
-        raise WebhookRejected(400, "malformed", f"{key} is not a list")
-    return value

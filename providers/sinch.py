@@ -28,13 +28,19 @@ from providers.base import (
     WebhookRejected,
     WebhookRequest,
     check_response,
-    digits,
+    error_code,
     from_iso,
     guess_mime,
+    identifier,
+    malformed,
     media_type_for,
+    mobile,
     obj,
+    optional_object,
+    optional_string,
     request,
     response_json,
+    same_signature,
 )
 from providers.media import MediaHost, MediaPolicy, download
 
@@ -42,6 +48,8 @@ from providers.media import MediaHost, MediaPolicy, download
 # host is UNCONFIRMED in Sinch's docs), and the account's base_url. No credentials are sent.
 MEDIA_HOSTS = (MediaHost(".sinch.com"),)
 SIGNATURE_WINDOW_SECONDS = 300
+MAX_TIMESTAMP_DIGITS = 12  # unix seconds until the year 33658: more digits are outside any window
+MAX_NONCE_LENGTH = 200  # what webhook_nonces holds
 TOKEN_EARLY_REFRESH_SECONDS = 60
 STATUSES = {
     "QUEUED_ON_CHANNEL": DeliveryStatus.sent,
@@ -71,20 +79,25 @@ class SinchProvider(Provider):
         given = request.headers.get("x-sinch-webhook-signature", "")
         nonce = request.headers.get("x-sinch-webhook-signature-nonce", "")
         timestamp = request.headers.get("x-sinch-webhook-signature-timestamp", "")
-        if not (given and nonce and timestamp.isdigit()):
+        if not (given and nonce and timestamp.isascii() and timestamp.isdigit()):
             raise WebhookRejected(403, "bad_signature", "the x-sinch-webhook-signature headers are missing")
-        if abs(now.timestamp() - int(timestamp)) > SIGNATURE_WINDOW_SECONDS:
+        if len(nonce) > MAX_NONCE_LENGTH:
+            raise WebhookRejected(403, "bad_signature", "x-sinch-webhook-signature-nonce is too long")
+        if (
+            len(timestamp) > MAX_TIMESTAMP_DIGITS
+            or abs(now.timestamp() - int(timestamp)) > SIGNATURE_WINDOW_SECONDS
+        ):
             raise WebhookRejected(
                 403, "stale_signature", "the signature timestamp is outside the 5-minute window"
             )
-        if not hmac.compare_digest(signature(secret, request.body, nonce, timestamp), given):
+        if not same_signature(signature(secret, request.body, nonce, timestamp), given):
             raise WebhookRejected(403, "bad_signature", "x-sinch-webhook-signature does not match")
         return nonce
 
     def parse(self, request: WebhookRequest) -> Parsed:
         body = request.json()
         if not isinstance(body, dict):
-            raise WebhookRejected(400, "malformed", "expected a JSON object")
+            raise malformed("body", "must be a JSON object")
         if isinstance(message := body.get("message"), dict):
             if message.get("direction") != "TO_APP":
                 return Parsed()
@@ -177,10 +190,21 @@ class SinchProvider(Provider):
 
 
 def _inbound(message: dict[str, Any]) -> InboundMessage:
-    identity = (message.get("channel_identity") or {}).get("identity")
+    identity = optional_object(message, "channel_identity", "message").get("identity")
     contact_message = message.get("contact_message")
     if not message.get("id") or not identity or not isinstance(contact_message, dict):
-        raise WebhookRejected(400, "malformed", "the message lacks id, channel_identity or contact_message")
+        missing = next(
+            name
+            for name, present in (
+                ("message.id", message.get("id")),
+                ("message.channel_identity.identity", identity),
+                ("message.contact_message", isinstance(contact_message, dict)),
+            )
+            if not present
+        )
+        raise malformed(missing, "is missing (an object with id, channel_identity and contact_message)")
+    message_id = identifier(message["id"], "message.id")
+    sender = mobile(identity, "message.channel_identity.identity")
     text, media, message_type = "", None, MessageType.unsupported
     if isinstance(content := contact_message.get("text_message"), dict):
         message_type, text = MessageType.text, str(content.get("text") or "")
@@ -188,15 +212,16 @@ def _inbound(message: dict[str, Any]) -> InboundMessage:
         url = str(content["url"])
         mime = guess_mime(url)
         message_type = media_type_for(mime)
-        media = MediaRef(reference=url, mime_type=mime, filename=content.get("filename_override"))
+        filename = optional_string(content, "filename_override", "message.contact_message.media_message")
+        media = MediaRef(reference=url, mime_type=mime, filename=filename)
     elif isinstance(content := contact_message.get("location_message"), dict):
         message_type = MessageType.location
         text = str(content.get("title") or content.get("label") or "")
     elif isinstance(content := contact_message.get("choice_response_message"), dict):
         message_type, text = MessageType.interactive, str(content.get("postback_data") or "")
     return InboundMessage(
-        provider_message_id=str(message["id"]),
-        mobile=digits(str(identity)),
+        provider_message_id=message_id,
+        mobile=sender,
         profile_name=str(message.get("contact_name") or ""),
         type=message_type,
         text=text,
@@ -207,15 +232,17 @@ def _inbound(message: dict[str, Any]) -> InboundMessage:
 
 
 def _status(report: dict[str, Any]) -> StatusUpdate | None:
+    where = "message_delivery_report"
     if not report.get("message_id"):
-        raise WebhookRejected(400, "malformed", "the delivery report lacks message_id")
+        raise malformed(f"{where}.message_id", "is missing")
+    message_id = identifier(report["message_id"], f"{where}.message_id")
     status = STATUSES.get(str(report.get("status")))
     if status is None:
         return None  # SWITCHING_CHANNEL and the like
-    reason = obj(report, "reason")
+    reason = optional_object(report, "reason", where)
     return StatusUpdate(
-        provider_message_id=str(report["message_id"]),
+        provider_message_id=message_id,
         status=status,
-        error_code=reason.get("code"),
-        error_text=reason.get("description"),
+        error_code=error_code(reason.get("code"), f"{where}.reason.code"),
+        error_text=optional_string(reason, "description", f"{where}.reason"),
     )

@@ -27,10 +27,15 @@ from providers.base import (
     WebhookRejected,
     WebhookRequest,
     check_response,
-    digits,
+    error_code,
+    identifier,
+    malformed,
     media_type_for,
+    mobile,
     request,
     response_json,
+    same_signature,
+    storable_text,
 )
 from providers.media import MediaHost, MediaPolicy, download
 
@@ -81,24 +86,24 @@ class TwilioProvider(Provider):
         token = account.credentials["auth_token"]
         # Signed over the public Receive URL the provider called, not whatever URL a proxy forwarded.
         if not given or not any(
-            hmac.compare_digest(signature(token, url, params), given)
-            for url in url_variants(account.receive_url)
+            same_signature(signature(token, url, params), given) for url in url_variants(account.receive_url)
         ):
             raise WebhookRejected(403, "bad_signature", "X-Twilio-Signature does not match")
         return None
 
     def parse(self, request: WebhookRequest) -> Parsed:
-        fields = dict(_form(request))
-        sid = fields.get("MessageSid") or fields.get("SmsSid")
-        if not sid:
-            raise WebhookRejected(400, "malformed", "MessageSid is missing")
+        fields = {storable_text(name): storable_text(value) for name, value in _form(request)}
+        sid_field = "MessageSid" if fields.get("MessageSid") else "SmsSid"
+        if not fields.get(sid_field):
+            raise malformed("MessageSid", "is missing")
+        sid = identifier(fields[sid_field], sid_field)
         status = fields.get("MessageStatus")
         if status is not None and status != "received":
             if status in PENDING_STATUSES:
                 return Parsed()
             if status not in STATUSES:
                 raise WebhookRejected(400, "malformed", f"unknown MessageStatus {status!r}")
-            error = fields.get("ErrorCode") or None
+            error = error_code(fields.get("ErrorCode"), "ErrorCode")
             return Parsed(
                 statuses=[
                     StatusUpdate(
@@ -109,15 +114,16 @@ class TwilioProvider(Provider):
                     )
                 ]
             )
-        sender = fields.get("WaId") or digits(fields.get("From", ""))
-        if not sender:
-            raise WebhookRejected(400, "malformed", "From is missing")
+        sender_field = "WaId" if fields.get("WaId") else "From"
+        if not fields.get(sender_field):
+            raise malformed("From", "is missing")
+        sender = mobile(fields[sender_field], sender_field)
         message_type, media = _content(fields)
         return Parsed(
             messages=[
                 InboundMessage(
                     provider_message_id=sid,
-                    mobile=digits(sender),
+                    mobile=sender,
                     profile_name=fields.get("ProfileName", ""),
                     type=message_type,
                     text=fields.get("Body") or fields.get("ButtonText") or "",
@@ -176,15 +182,24 @@ class TwilioProvider(Provider):
 
 
 def _form(request: WebhookRequest) -> list[tuple[str, str]]:
+    """The form's fields, signed as sent; parse() stores them with NUL made storable."""
     try:
         return parse_qsl(request.body.decode(), keep_blank_values=True, strict_parsing=bool(request.body))
     except (UnicodeDecodeError, ValueError) as exc:
         raise WebhookRejected(400, "malformed", "the body is not a valid form") from exc
 
 
+def _num_media(fields: dict[str, str]) -> bool:
+    """Whether NumMedia says the message carries media; it must be a whole number."""
+    count = fields.get("NumMedia") or "0"
+    if not (count.isascii() and count.isdigit()):
+        raise malformed("NumMedia", "must be a whole number")
+    return count.strip("0") != ""
+
+
 def _content(fields: dict[str, str]) -> tuple[MessageType, MediaRef | None]:
     declared = (fields.get("MessageType") or "").lower()
-    if int(fields.get("NumMedia") or 0) > 0 and fields.get("MediaUrl0"):
+    if _num_media(fields) and fields.get("MediaUrl0"):
         mime = fields.get("MediaContentType0")
         media_kinds = {"image", "video", "audio", "document", "sticker"}
         message_type = MessageType(declared) if declared in media_kinds else media_type_for(mime)

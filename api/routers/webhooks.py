@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ServicesDep
 from api.errors import AppError
-from api.ingestion import apply_statuses, record_nonce, store_inbound
+from api.ingestion import apply_statuses, record_nonce, record_rejected, store_inbound
 from models import Account, ProviderType
 from models.events import notify_relay
 from providers import PROVIDERS
@@ -77,14 +77,14 @@ def _verified(
         return nonce, provider.parse(webhook)
     except WebhookRejected as rejected:
         log.info("webhook for account %s rejected: %s", account.id, rejected.code)
-        raise AppError(rejected.status_code, rejected.code, rejected.message) from rejected
+        raise AppError(rejected.status_code, rejected.code, rejected.message, rejected.fields) from rejected
 
 
 @router.post("/{account_id}/notify")
 async def receive(account_id: int, request: Request, services: ServicesDep, token: Token = "") -> Response:
     limit = services.settings.webhook_max_bytes
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise _too_large(limit)
     body = await _read_limited(request, limit)  # before taking a connection: clients may be slow
     # One connection for the whole webhook: authenticate, verify, store, in one transaction.
@@ -94,13 +94,18 @@ async def receive(account_id: int, request: Request, services: ServicesDep, toke
         if nonce is not None and not await record_nonce(session, account.id, nonce):
             raise AppError(403, "replayed", "this signature nonce was used already")
         await apply_statuses(session, account.id, parsed.statuses)
+        await record_rejected(session, account, parsed.rejected)
         stored = [await store_inbound(session, account, message) for message in parsed.messages]
         if any(stored):
             await notify_relay(session)
 
     if account.type is ProviderType.twilio:
         return Response("<Response/>", media_type="text/xml")
-    return JSONResponse({"messages": len(parsed.messages), "statuses": len(parsed.statuses)})
+    counts = {"messages": len(parsed.messages), "statuses": len(parsed.statuses)}
+    if parsed.rejected:  # kept in rejected_webhook_items; answered 200 so the good part is not retried
+        log.info("webhook for account %s: %d unreadable items kept", account.id, len(parsed.rejected))
+        counts["rejected"] = len(parsed.rejected)
+    return JSONResponse(counts)
 
 
 async def _read_limited(request: Request, limit: int) -> bytes:

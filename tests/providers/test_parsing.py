@@ -97,13 +97,22 @@ def test_meta_batch_with_every_type_and_statuses():
         [],
         {"object": "x"},
         {"entry": "no"},
-        {"entry": [{"changes": [{"field": "messages", "value": {"messages": [{"type": "text"}]}}]}]},
     ],
 )
 def test_meta_malformed(body):
     with pytest.raises(WebhookRejected) as rejected:
         MetaProvider().parse(_json(body))
     assert rejected.value.status_code == 400
+
+
+def test_a_meta_message_without_an_id_is_rejected_alone():
+    bad = {"type": "text"}
+    body = {"entry": [{"changes": [{"field": "messages", "value": {"messages": [bad, meta_text("wamid.1")]}}]}]}
+    parsed = MetaProvider().parse(_json(body))
+    assert [m.provider_message_id for m in parsed.messages] == ["wamid.1"]
+    assert [(r.reason, r.raw) for r in parsed.rejected] == [
+        ("entry[0].changes[0].value.messages[0]: id is missing", bad)
+    ]
 
 
 def test_sinch_message_media_and_delivery_report():
