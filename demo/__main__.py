@@ -106,7 +106,7 @@ def demo_environment(simulator_url: str, data_dir: Path) -> dict[str, str]:
 
 async def start_floor(
     background: Background, api_url: str, admin_password: str, simulator: Simulator, person_password: str
-) -> tuple[str, str]:
+) -> tuple[tuple[str, str], list[str]]:
     rate = float(os.environ.get("SHARELINE_DEMO_RATE", "3"))
     agents = max(0, min(int(os.environ.get("SHARELINE_DEMO_AGENTS", str(len(SIMULATED_AGENTS)))), 3))
     async with httpx.AsyncClient(base_url=api_url, timeout=30) as http:
@@ -115,7 +115,7 @@ async def start_floor(
         agent = SimulatedAgent(api_url, username, password, seeded.answers, seeded.dispositions)
         background.spawn(agent.run())
     background.spawn(SimulatedCustomers(simulator, rate).run())
-    return seeded.person
+    return seeded.person, [name for name, _ in seeded.agents]
 
 
 def say(line: str) -> None:
@@ -144,7 +144,7 @@ def main() -> int:
     try:
         stack.start()
         assert settings.admin_password is not None
-        person = background.run(
+        person, agent_names = background.run(
             start_floor(
                 background,
                 api_url,
@@ -162,7 +162,7 @@ def main() -> int:
             say(f"  Temporal UI:     http://127.0.0.1:{settings.temporal_ui_port}")
         say(f"  Simulated provider (Twilio, Sinch, Meta, Kaleyra): {simulator.base_url}")
         say(
-            f"  Simulated agents: {', '.join(name for name, _ in SIMULATED_AGENTS)}; customers write"
+            f"  Simulated agents: {', '.join(agent_names) or 'none'}; customers write"
             f" ~{os.environ.get('SHARELINE_DEMO_RATE', '3')} messages/min (SHARELINE_DEMO_RATE)"
         )
         say("Ctrl-C stops everything.")

@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from demo.seed import login
+from demo.simulator import PERSON_MOBILES
 
 log = logging.getLogger("shareline.demo.agents")
 
@@ -39,6 +40,8 @@ class SimulatedAgent:
     answers: dict[int, list[str]]  # account id → canned answer texts
     dispositions: dict[int, list[int]]  # account id → disposition ids
     pace: float = 1.0
+    # Offers from these mobiles (the person's phone on /demo/phone) are left a while to the person.
+    leave_to_person: frozenset[str] = frozenset(PERSON_MOBILES.values())
     rng: random.Random = field(default_factory=random.Random)
     accepted: list[int] = field(default_factory=list)  # interaction ids, for tests and the log
     closed: list[int] = field(default_factory=list)
@@ -118,6 +121,8 @@ class SimulatedAgent:
         interaction_id = int(offer["interaction_id"])
         if interaction_id in self._working:
             return
+        if offer.get("contact", {}).get("mobile") in self.leave_to_person:
+            await self._wait(10, 14)  # the person's own customer: give them the first go in the desk
         await self._wait(2, 5)  # reading the offer card
         accepted = await http.post(
             f"/api/whatsapp/interactions/{interaction_id}/accept", headers=self._headers

@@ -25,7 +25,8 @@ ACCOUNTS = (
     ("KAL", "Kaleyra line", ProviderType.kaleyra, "918000001000"),
 )
 QUEUES = (
-    ("Demo support", "rrmemory", "First line: every account's customers wait here"),
+    # beepall: every offer also rings the person's desk, who can take it before a simulated agent does
+    ("Demo support", "beepall", "First line: every account's customers wait here"),
     ("Demo sales", "leastrecent", "Sales questions"),
 )
 AUTOREPLY = "Hi! Thanks for writing to Shareline. An agent will be with you in a moment."

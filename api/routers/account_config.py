@@ -112,7 +112,8 @@ async def get_answer(account_id: int, answer_id: int, user: CurrentUser, session
     return AnswerOut.model_validate(await _owned(session, CannedAnswer, account_id, answer_id))
 
 
-@router.api_route("/answers/{answer_id}", methods=["PATCH", "PUT"])
+@router.patch("/answers/{answer_id}")
+@router.put("/answers/{answer_id}")  # the same update, under its own operation id
 async def update_answer(
     account_id: int, answer_id: int, body: AnswerPatch, _: AdminUser, session: SessionDep
 ) -> AnswerOut:
@@ -163,7 +164,8 @@ async def create_disposition(
     return DispositionOut.model_validate(disposition)
 
 
-@router.api_route("/dispositions/{disposition_id}", methods=["PATCH", "PUT"])
+@router.patch("/dispositions/{disposition_id}")
+@router.put("/dispositions/{disposition_id}")  # the same update, under its own operation id
 async def update_disposition(
     account_id: int, disposition_id: int, body: DispositionPatch, _: AdminUser, session: SessionDep
 ) -> DispositionOut:

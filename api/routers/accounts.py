@@ -60,7 +60,8 @@ async def get_account(
     return account_out(account, services.secrets, admin=user.role is Role.admin)
 
 
-@router.api_route("/{account_id}", methods=["PATCH", "PUT"])
+@router.patch("/{account_id}")
+@router.put("/{account_id}")  # the same update, under its own operation id
 async def update_account(
     account_id: int, body: AccountPatch, _: AdminUser, session: SessionDep, services: ServicesDep
 ) -> AccountOut:

@@ -92,7 +92,8 @@ async def get_list(list_id: int, _: StaffUser, session: SessionDep) -> ListRead:
     return ListRead.model_validate(await get_or_404(session, ContactList, list_id, "list"))
 
 
-@router.api_route("/{list_id}", methods=["PATCH", "PUT"])
+@router.patch("/{list_id}")
+@router.put("/{list_id}")  # the same update, under its own operation id
 async def update_list(list_id: int, body: ListPatch, _: StaffUser, session: SessionDep) -> ListRead:
     contact_list = await get_or_404(session, ContactList, list_id, "list")
     apply_patch(contact_list, body)
@@ -159,7 +160,8 @@ async def get_contact(list_id: int, contact_id: int, _: StaffUser, session: Sess
     return ContactOut.model_validate(await _contact_in_list(session, list_id, contact_id))
 
 
-@router.api_route("/{list_id}/contacts/{contact_id}", methods=["PATCH", "PUT"])
+@router.patch("/{list_id}/contacts/{contact_id}")
+@router.put("/{list_id}/contacts/{contact_id}")  # the same update, under its own operation id
 async def update_contact(
     list_id: int, contact_id: int, body: ContactPatch, _: StaffUser, session: SessionDep
 ) -> ContactOut:

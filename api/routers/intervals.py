@@ -93,7 +93,8 @@ async def get_interval(interval_id: int, _: StaffUser, session: SessionDep) -> I
     return IntervalOut.model_validate(await get_or_404(session, Interval, interval_id, "interval"))
 
 
-@router.api_route("/{interval_id}", methods=["PATCH", "PUT"])
+@router.patch("/{interval_id}")
+@router.put("/{interval_id}")  # the same update, under its own operation id
 async def update_interval(
     interval_id: int, body: IntervalPatch, _: AdminUser, session: SessionDep
 ) -> IntervalOut:

@@ -41,7 +41,8 @@ async def get_pause(pause_id: int, _: CurrentUser, session: SessionDep) -> Pause
     return PauseOut.model_validate(await get_or_404(session, Pause, pause_id, "pause"))
 
 
-@router.api_route("/{pause_id}", methods=["PATCH", "PUT"])
+@router.patch("/{pause_id}")
+@router.put("/{pause_id}")  # the same update, under its own operation id
 async def update_pause(pause_id: int, body: PauseIn, _: AdminUser, session: SessionDep) -> PauseOut:
     pause = await get_or_404(session, Pause, pause_id, "pause")
     pause.name = body.name

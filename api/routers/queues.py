@@ -70,7 +70,8 @@ async def get_queue(queue_id: int, user: CurrentUser, session: SessionDep) -> Qu
     return QueueOut.model_validate(queue)
 
 
-@router.api_route("/{queue_id}", methods=["PATCH", "PUT"])
+@router.patch("/{queue_id}")
+@router.put("/{queue_id}")  # the same update, under its own operation id
 async def update_queue(queue_id: int, body: QueuePatch, _: AdminUser, session: SessionDep) -> QueueOut:
     queue = await get_or_404(session, Queue, queue_id, "queue")
     apply_patch(queue, body)

@@ -77,7 +77,8 @@ async def get_user(user_id: int, _: StaffUser, session: SessionDep) -> UserOut:
     return UserOut.model_validate(await get_or_404(session, User, user_id, "user"))
 
 
-@router.api_route("/{user_id}", methods=["PATCH", "PUT"])
+@router.patch("/{user_id}")
+@router.put("/{user_id}")  # the same update, under its own operation id
 async def update_user(
     user_id: int,
     body: UserPatch,
