@@ -14,6 +14,7 @@ from temporalio.client import Client
 from api.deps import Services
 from api.errors import install_error_handlers
 from api.events import AgentEventHub
+from api.logs import install_log_redaction
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.pages import mount_pages
 from api.routers import (
@@ -101,10 +102,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         uploads.router,
     ):
         app.include_router(router)
+    mount_pages(app)  # the agent desk at /desk/
     if settings.demo:  # `make demo` only: the product never imports demo/ otherwise
         from demo.phone import router as demo_router  # noqa: PLC0415
 
         app.include_router(demo_router)
-    mount_pages(app)  # the agent desk at /desk/
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    install_log_redaction()  # webhook tokens and stream tickets travel in query strings
     return app

@@ -59,12 +59,14 @@ bearer = HTTPBearer(auto_error=False)
 
 
 async def user_for_token(services: Services, session: AsyncSession, token: str | None) -> User:
+    """The user a bearer token names, if the token is valid and not revoked: a change of password
+    or role bumps the user's token_version, and tokens of an older version answer 401."""
     if not token:
         raise AppError(401, "unauthorized", "an Authorization: Bearer token is required")
-    user_id = services.tokens.user_id(token)
-    user = await session.get(User, user_id) if user_id is not None else None
-    if user is None:
-        raise AppError(401, "unauthorized", "the token is invalid or expired")
+    claims = services.tokens.claims(token)
+    user = await session.get(User, claims.user_id) if claims is not None else None
+    if claims is None or user is None or user.token_version != claims.version:
+        raise AppError(401, "unauthorized", "the token is invalid, expired or revoked")
     return user
 
 

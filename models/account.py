@@ -6,11 +6,13 @@ one Fernet-encrypted JSON object in `encrypted_secrets`, read and written throug
 
 from __future__ import annotations
 
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    DateTime,
     ForeignKey,
     Index,
     LargeBinary,
@@ -66,6 +68,10 @@ class Account(Base, Timestamps):
     credentials: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     encrypted_secrets: Mapped[bytes] = mapped_column(LargeBinary)
     proxy_token: Mapped[str] = mapped_column(String(64), unique=True)
+    # After a rotation the replaced token keeps working until it expires, so the operator has
+    # time to update the provider's console.
+    previous_proxy_token: Mapped[str | None] = mapped_column(String(64))
+    previous_proxy_token_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     wait_assigned_agent: Mapped[int] = mapped_column(default=10)
     wait_assigned_queue: Mapped[int] = mapped_column(default=10)
@@ -93,7 +99,10 @@ class Account(Base, Timestamps):
     @property
     def receive_url(self) -> str:
         """The URL to paste into the provider's console; every webhook of the account comes here."""
-        return f"{self.motion_domain}/api/whatsapp/accounts/{self.id}/notify?token={self.proxy_token}"
+        return self.receive_url_with(self.proxy_token)
+
+    def receive_url_with(self, token: str) -> str:
+        return f"{self.motion_domain}/api/whatsapp/accounts/{self.id}/notify?token={token}"
 
 
 class AccountAgent(Base):

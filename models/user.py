@@ -48,3 +48,31 @@ class User(Base, Timestamps):
     last_interaction_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The status to restore when a mandatory disposition is given (the pause it forced ends).
     status_before_disposition: Mapped[str | None] = mapped_column(String(20))
+    # Every token carries the version it was issued under; bumping it (password or role change)
+    # revokes them all.
+    token_version: Mapped[int] = mapped_column(default=0, server_default=text("0"))
+
+
+class StreamTicket(Base):
+    """A single-use ticket that opens one event stream (EventSource cannot send headers, and a
+    bearer token in a URL ends up in access logs). Only a digest of the ticket is stored."""
+
+    __tablename__ = "stream_tickets"
+
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    token_version: Mapped[int]
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class LoginFailure(Base):
+    """Failed logins counted per key (`user:<name>` or `address:<ip>`) in a fixed window, kept in
+    PostgreSQL so the limit holds across every API process."""
+
+    __tablename__ = "login_failures"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    failures: Mapped[int]
+    window_started_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now(), index=True
+    )

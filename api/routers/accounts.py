@@ -6,7 +6,11 @@ action plan) and is refused while it has interactions (README, "What deletes wha
 
 from __future__ import annotations
 
+import secrets
+from datetime import UTC, datetime, timedelta
+
 from fastapi import APIRouter, status
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from api.account_schemas import AccountIn, AccountOut, AccountPatch
@@ -69,6 +73,41 @@ async def update_account(
     apply_account(account, body, services.secrets)
     await session.flush()
     return account_out(account, services.secrets, admin=True)
+
+
+MAX_OVERLAP_HOURS = 168
+
+
+class RotateTokenIn(BaseModel):
+    overlap_hours: int = Field(
+        default=24, ge=0, le=MAX_OVERLAP_HOURS, description="how long the replaced token keeps working"
+    )
+
+
+class RotatedTokenOut(BaseModel):
+    proxy_token: str
+    receive_url: str
+    previous_token_expires_at: datetime
+
+
+@router.post("/{account_id}/rotate-token")
+async def rotate_proxy_token(
+    account_id: int, _: AdminUser, session: SessionDep, body: RotateTokenIn | None = None
+) -> RotatedTokenOut:
+    """A new proxy token (and so Receive URL) for the account. The one it replaces keeps working
+    for `overlap_hours`, while the provider's console is updated; a token replaced earlier stops
+    at once."""
+    overlap = timedelta(hours=(body or RotateTokenIn()).overlap_hours)
+    account = await get_or_404(session, Account, account_id, "account", lock=True)
+    account.previous_proxy_token = account.proxy_token
+    account.previous_proxy_token_expires_at = datetime.now(UTC) + overlap
+    account.proxy_token = secrets.token_urlsafe(32)
+    await session.flush()
+    return RotatedTokenOut(
+        proxy_token=account.proxy_token,
+        receive_url=account.receive_url,
+        previous_token_expires_at=account.previous_proxy_token_expires_at,
+    )
 
 
 @router.delete("/{account_id}", status_code=status.HTTP_204_NO_CONTENT)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
+import secrets
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Self
 
 import anyio
@@ -18,7 +20,7 @@ from sqlalchemy import delete, func, select, update
 
 from activities.dispatch import wake_waiting
 from api.deps import CurrentUser, ServicesDep, SessionDep, bearer, user_for_token
-from api.errors import conflict, invalid
+from api.errors import AppError, conflict, invalid
 from api.events import RESYNC
 from models import (
     AccountAgent,
@@ -31,6 +33,7 @@ from models import (
     UserStatus,
 )
 from models.routing import owed_dispositions
+from models.user import StreamTicket
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
 
@@ -121,6 +124,56 @@ async def _ensure_nothing_to_dispose(session: SessionDep, user: User) -> None:
 HEARTBEAT_SECONDS = 15.0
 
 
+TICKET_SECONDS = 60
+
+
+class TicketOut(BaseModel):
+    ticket: str
+    expires_in: int
+
+
+@router.post("/me/events/ticket")
+async def issue_events_ticket(user: CurrentUser, session: SessionDep) -> TicketOut:
+    """A ticket for `GET /api/agents/me/events?ticket=...` (EventSource cannot send headers): it
+    opens one stream, within a minute, and a bearer token never goes into a URL (or a log)."""
+    await session.execute(delete(StreamTicket).where(StreamTicket.expires_at < func.now()))
+    ticket = secrets.token_urlsafe(32)
+    session.add(
+        StreamTicket(
+            digest=_digest(ticket),
+            user_id=user.id,
+            token_version=user.token_version,
+            expires_at=datetime.now(UTC) + timedelta(seconds=TICKET_SECONDS),
+        )
+    )
+    return TicketOut(ticket=ticket, expires_in=TICKET_SECONDS)
+
+
+def _digest(ticket: str) -> str:
+    return hashlib.sha256(ticket.encode()).hexdigest()
+
+
+async def _redeem(session: SessionDep, ticket: str) -> User:
+    """The user a ticket was issued to, once: redeeming deletes it (a concurrent second use waits
+    on the row and then finds nothing)."""
+    redeemed = (
+        await session.execute(
+            delete(StreamTicket)
+            .where(StreamTicket.digest == _digest(ticket))
+            .returning(StreamTicket.user_id, StreamTicket.token_version, StreamTicket.expires_at)
+        )
+    ).first()
+    user = await session.get(User, redeemed.user_id) if redeemed is not None else None
+    if (
+        redeemed is None
+        or user is None
+        or redeemed.expires_at <= datetime.now(UTC)
+        or redeemed.token_version != user.token_version
+    ):
+        raise AppError(401, "unauthorized", "the ticket is invalid, used or expired")
+    return user
+
+
 @router.get(
     "/me/events",
     response_class=StreamingResponse,
@@ -135,14 +188,26 @@ async def my_events(
     services: ServicesDep,
     session: SessionDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    access_token: Annotated[
-        str | None, Query(description="for EventSource, which cannot send headers")
+    ticket: Annotated[
+        str | None,
+        Query(max_length=100, description="from POST /api/agents/me/events/ticket, for EventSource"),
     ] = None,
+    access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
 ) -> StreamingResponse:
-    """Server-Sent Events for the signed-in agent. While a stream is open the agent counts as
-    present (its session is refreshed every 15 s, busy or idle); an agent with no live stream
-    has closed the tab. After `resync` (events may have been lost) the pending offers follow."""
-    user = await user_for_token(services, session, credentials.credentials if credentials else access_token)
+    """Server-Sent Events for the signed-in agent (a bearer token in the Authorization header, or
+    a single-use ticket). While a stream is open the agent counts as present (its session is
+    refreshed every 15 s, busy or idle); an agent with no live stream has closed the tab. After
+    `resync` (events may have been lost) the pending offers follow. The stream ends when the
+    user's sessions are revoked (new password or role, user deleted)."""
+    if access_token is not None:
+        raise AppError(
+            401, "unauthorized", "tokens are not taken in URLs: use POST /api/agents/me/events/ticket"
+        )
+    if credentials is None and ticket is not None:
+        user = await _redeem(session, ticket)
+    else:
+        user = await user_for_token(services, session, credentials.credentials if credentials else None)
+    version = user.token_version
     presence = AgentSession(id=uuid.uuid4(), user_id=user.id)
     session.add(presence)
     queue = services.events.subscribe(user.id)
@@ -161,7 +226,8 @@ async def my_events(
                 except TimeoutError:
                     item = None
                 if item is None or clock.time() >= touch_at:
-                    await _touch(services, presence.id)
+                    if not await _touch(services, presence.id, version):
+                        return  # signed out everywhere: no more events for this stream
                     touch_at = clock.time() + HEARTBEAT_SECONDS
                 if item is None:
                     yield ": heartbeat\n\n"
@@ -198,8 +264,19 @@ async def _pending_offers(services: ServicesDep, agent_id: int) -> list[dict[str
         return list(events)
 
 
-async def _touch(services: ServicesDep, session_id: uuid.UUID) -> None:
+async def _touch(services: ServicesDep, session_id: uuid.UUID, token_version: int) -> bool:
+    """Refresh the stream's presence; False once the user's sessions were revoked (its
+    token_version moved on, or the user and with it this presence row are gone)."""
     async with services.sessionmaker() as session, session.begin():
-        await session.execute(
-            update(AgentSession).where(AgentSession.id == session_id).values(seen_at=func.now())
+        touched = await session.scalar(
+            update(AgentSession)
+            .where(
+                AgentSession.id == session_id,
+                select(User.id)
+                .where(User.id == AgentSession.user_id, User.token_version == token_version)
+                .exists(),
+            )
+            .values(seen_at=func.now())
+            .returning(AgentSession.id)
         )
+        return touched is not None

@@ -87,12 +87,15 @@ async def update_user(
     services: ServicesDep,
     background: BackgroundTasks,
 ) -> UserOut:
-    """A changed WhatsApp capacity wakes interactions waiting for this agent (after the commit)."""
+    """A changed WhatsApp capacity wakes interactions waiting for this agent (after the commit).
+    A new password or role signs the user out everywhere: its tokens answer 401 from now on."""
     user = await get_or_404(session, User, user_id, "user")
     if user.id == me.id and body.role not in (None, Role.admin):
         raise conflict("you cannot take the admin role from yourself", {"role": "would lock you out"})
     if "password" in body.model_fields_set and body.password is None:
         raise invalid({"password": "may not be null"})
+    if body.password is not None or body.role not in (None, user.role):
+        user.token_version += 1  # revokes the user's tokens and open event streams
     if body.password is not None:
         user.password_hash = hash_password(body.password)
     apply_patch(user, body, exclude=frozenset({"password"}))
@@ -105,7 +108,8 @@ async def update_user(
 @router.delete("/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def delete_user(user_id: int, me: AdminUser, session: SessionDep) -> None:
     """Memberships of accounts and queues go with the user; action-plan steps that name them, and
-    open interactions it owns, block it."""
+    open interactions it owns, block it. Its tokens then name nobody (401), its stream tickets go
+    with it and its open event streams end at their next heartbeat."""
     user = await get_or_404(session, User, user_id, "user", lock=True)  # no interaction is assigned meanwhile
     if user.id == me.id:
         raise conflict("you cannot delete yourself")

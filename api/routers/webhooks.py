@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -36,9 +37,22 @@ FORBIDDEN = AppError(403, "forbidden", "unknown account or wrong token")
 
 async def _account(session: AsyncSession, account_id: int, token: str) -> Account:
     account = await session.get(Account, account_id)
-    if account is None or not hmac.compare_digest(token.encode(), account.proxy_token.encode()):
+    if account is None or not _accepts(account, token):
         raise FORBIDDEN
     return account
+
+
+def _accepts(account: Account, token: str) -> bool:
+    """The current proxy token, or the one it replaced while the rotation's overlap lasts; both
+    are compared in constant time, whichever matches."""
+    current = hmac.compare_digest(token.encode(), account.proxy_token.encode())
+    previous = account.previous_proxy_token or ""
+    overlapping = (
+        account.previous_proxy_token_expires_at is not None
+        and account.previous_proxy_token_expires_at > datetime.now(UTC)
+    )
+    matches_previous = hmac.compare_digest(token.encode(), previous.encode()) and bool(previous)
+    return current or (matches_previous and overlapping)
 
 
 @router.get("/{account_id}/notify", response_class=PlainTextResponse)
@@ -53,15 +67,17 @@ async def verify_subscription(
     """Meta's subscription handshake: the verify token is the account's proxy token."""
     async with services.sessionmaker() as session:
         account = await _account(session, account_id, token or verify_token)
-    if mode != "subscribe" or not hmac.compare_digest(verify_token.encode(), account.proxy_token.encode()):
+    if mode != "subscribe" or not _accepts(account, verify_token):
         raise FORBIDDEN
     return PlainTextResponse(challenge)
 
 
 def _verified(
-    account: Account, request: Request, body: bytes, services: ServicesDep
+    account: Account, token: str, request: Request, body: bytes, services: ServicesDep
 ) -> tuple[str | None, Parsed]:
-    """Content type, signature and shape of the body, or the AppError that says which failed."""
+    """Content type, signature and shape of the body, or the AppError that says which failed.
+    A signature over the URL (Twilio's) is checked against the URL called, with the token used:
+    during a rotation's overlap that may be the previous one."""
     provider = PROVIDERS[account.type]
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type not in provider.content_types:
@@ -73,7 +89,12 @@ def _verified(
         content_type=content_type,
     )
     try:
-        nonce = provider.verify(webhook, provider_account(account, services.secrets), datetime.now(UTC))
+        called = replace(
+            provider_account(account, services.secrets),
+            receive_url=account.receive_url_with(token),
+            proxy_token=token,
+        )
+        nonce = provider.verify(webhook, called, datetime.now(UTC))
         return nonce, provider.parse(webhook)
     except WebhookRejected as rejected:
         log.info("webhook for account %s rejected: %s", account.id, rejected.code)
@@ -90,7 +111,7 @@ async def receive(account_id: int, request: Request, services: ServicesDep, toke
     # One connection for the whole webhook: authenticate, verify, store, in one transaction.
     async with services.sessionmaker() as session, session.begin():
         account = await _account(session, account_id, token)
-        nonce, parsed = _verified(account, request, body, services)
+        nonce, parsed = _verified(account, token, request, body, services)
         if nonce is not None and not await record_nonce(session, account.id, nonce):
             raise AppError(403, "replayed", "this signature nonce was used already")
         await apply_statuses(session, account.id, parsed.statuses)

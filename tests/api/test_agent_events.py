@@ -33,15 +33,19 @@ class EventStream:
     """An agent's open event stream, collecting events as they arrive."""
 
     def __init__(self, base_url: str, token: str) -> None:
-        self.url = f"{base_url}/api/agents/me/events?access_token={token}"
+        self.base_url, self.token = base_url, token
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.task: asyncio.Task[None] | None = None
 
     async def _read(self) -> None:
-        async with (
-            httpx.AsyncClient(timeout=httpx.Timeout(5, read=None)) as http,
-            http.stream("GET", self.url) as response,
-        ):
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(5, read=None)) as http:
+            await self._stream(http)
+
+    async def _stream(self, http: httpx.AsyncClient) -> None:
+        """Opened the way a browser's EventSource opens it: with a ticket, no header."""
+        auth = {"Authorization": f"Bearer {self.token}"}
+        ticket = (await http.post("/api/agents/me/events/ticket", headers=auth)).json()["ticket"]
+        async with http.stream("GET", "/api/agents/me/events", params={"ticket": ticket}) as response:
             assert response.headers["content-type"].startswith("text/event-stream")
             name = None
             async for line in response.aiter_lines():
@@ -139,7 +143,7 @@ async def test_offers_reach_agents_on_any_api_process(
 
 async def test_the_stream_needs_a_valid_token(client, admin):
     assert (await client.get("/api/agents/me/events")).status_code == 401
-    assert (await client.get("/api/agents/me/events?access_token=forged")).status_code == 401
+    assert (await client.get("/api/agents/me/events?ticket=forged")).status_code == 401
 
 
 async def test_an_agent_opening_the_stream_late_gets_its_pending_offers(

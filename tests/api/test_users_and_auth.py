@@ -27,10 +27,12 @@ async def test_wrong_credentials_and_tokens_are_refused(client, admin, settings)
     assert (await client.get("/api/users")).status_code == 401
     assert (await client.get("/api/users", headers={"Authorization": "Bearer garbage"})).status_code == 401
     key = settings.secret_key.get_secret_value()
-    expired = TokenSigner(key, timedelta(minutes=1)).issue(1, now=datetime.now(UTC) - timedelta(hours=1))
+    expired = TokenSigner(key, timedelta(minutes=1)).issue(
+        1, version=0, now=datetime.now(UTC) - timedelta(hours=1)
+    )
     response = await client.get("/api/users", headers={"Authorization": f"Bearer {expired}"})
     assert response.status_code == 401
-    forged = TokenSigner("A" * 43 + "=", timedelta(minutes=5)).issue(1)
+    forged = TokenSigner("A" * 43 + "=", timedelta(minutes=5)).issue(1, version=0)
     assert (await client.get("/api/users", headers={"Authorization": f"Bearer {forged}"})).status_code == 401
 
 

@@ -84,7 +84,7 @@ async def test_each_killed_part_comes_back_and_the_stack_stops_without_a_kill(tm
 
             async def listen() -> None:
                 async with http.stream(
-                    "GET", "/api/agents/me/events", params={"access_token": token}, timeout=None
+                    "GET", "/api/agents/me/events", headers={"Authorization": f"Bearer {token}"}, timeout=None
                 ) as response:
                     async for _ in response.aiter_lines():
                         opened.set()
