@@ -66,8 +66,8 @@ class StreamTicket(Base):
 
 
 class LoginFailure(Base):
-    """Failed logins counted per key (`user:<name>` or `address:<ip>`) in a fixed window, kept in
-    PostgreSQL so the limit holds across every API process."""
+    """Login attempts not (yet) proven good, per key (`user:<name>` or `address:<ip>`) in a
+    fixed window, kept in PostgreSQL so the limit holds across every API process (api.routers.auth)."""
 
     __tablename__ = "login_failures"
 
