@@ -420,6 +420,9 @@ class RoutingActivities:
                 await session.execute(
                     update(Queue).where(Queue.id == request.queue_id).values(last_agent_id=request.agent_id)
                 )
+            previous = await session.scalar(
+                select(Interaction.owner_id).where(Interaction.id == request.interaction_id)
+            )
             await session.execute(
                 update(Interaction).where(Interaction.id == request.interaction_id).values(**changes)
             )
@@ -433,6 +436,13 @@ class RoutingActivities:
                 "interaction_updated",
                 {"interaction_id": request.interaction_id, "owner_id": request.agent_id},
             )
+            if previous is not None and previous != request.agent_id:  # transferred: the old owner lets go
+                await notify_agents(
+                    session,
+                    [previous],
+                    "interaction_updated",
+                    {"interaction_id": request.interaction_id, "owner_id": request.agent_id},
+                )
             return Assignment(True)
 
     @activity.defn

@@ -183,7 +183,7 @@ export class Thread {
     if (existing) existing.replaceWith(node);
     else if (prepend) $("messages").prepend(node);
     else $("messages").append(node);
-    if (!known && !prepend && message.direction === "inbound") announce(`Message: ${message.text}`);
+    if (!known && !prepend && message.direction === "in") announce(`Message: ${message.text}`);
   }
 
   status(event) {
@@ -194,7 +194,7 @@ export class Thread {
   }
 
   render(m) {
-    const who = m.direction === "inbound" ? "Customer" : m.direction === "internal" ? "Note" : "You";
+    const who = m.direction === "in" ? "Customer" : m.direction === "internal" ? "Note" : "You";
     const body = el("div", { class: "bubble" });
     if (m.type === "image" && m.media?.path) {
       const img = el("img", { alt: m.text || "image from the customer", class: "inline-image" });
@@ -209,7 +209,7 @@ export class Thread {
       body.append(el("p", { text: m.text || (m.type === "text" ? "" : `[${m.type}]`) }));
     }
     const meta = el("div", { class: "meta" }, el("span", { text: `${who} · ${time(m.created_at)}` }));
-    if (m.direction === "outbound" && m.status) {
+    if (m.direction === "out" && m.status) {
       const status = el("span", { class: `status status-${m.status}`, text: m.status });
       meta.append(status);
       if (m.status === "failed") {
