@@ -107,7 +107,9 @@ def test_meta_malformed(body):
 
 def test_a_meta_message_without_an_id_is_rejected_alone():
     bad = {"type": "text"}
-    body = {"entry": [{"changes": [{"field": "messages", "value": {"messages": [bad, meta_text("wamid.1")]}}]}]}
+    body = {
+        "entry": [{"changes": [{"field": "messages", "value": {"messages": [bad, meta_text("wamid.1")]}}]}]
+    }
     parsed = MetaProvider().parse(_json(body))
     assert [m.provider_message_id for m in parsed.messages] == ["wamid.1"]
     assert [(r.reason, r.raw) for r in parsed.rejected] == [
