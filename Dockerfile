@@ -36,4 +36,4 @@ ENV SHARELINE_DATA_DIR=/data
 
 EXPOSE 8000
 
-CMD ["uvicorn", "--factory", "api.app:create_app", "--host", "0.0.0.0", "--port", "8000"]
+CMD ["uvicorn", "--factory", "api.app:create_app", "--host", "0.0.0.0", "--port", "8000", "--timeout-graceful-shutdown", "2"]

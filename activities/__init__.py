@@ -14,16 +14,8 @@ from activities.media import MediaActivities, MediaStore, media_policy
 from activities.messages import MessageActivities
 from activities.routing import ROUTING_ACTIVITIES, RoutingActivities
 from models.secrets import SecretBox
-from providers.base import Endpoints
+from providers import api_bases
 from settings import Settings
-
-
-def endpoints_of(settings: Settings) -> Endpoints:
-    return Endpoints(
-        twilio_api_base=settings.twilio_api_base.rstrip("/"),
-        meta_graph_base=settings.meta_graph_base.rstrip("/"),
-        sinch_auth_base=settings.sinch_auth_base.rstrip("/"),
-    )
 
 
 def build_activities(
@@ -31,7 +23,7 @@ def build_activities(
 ) -> list[Callable[..., Any]]:
     assert settings.secret_key is not None
     box = SecretBox(settings.secret_key.get_secret_value())
-    access = ProviderAccess(sessions, http, endpoints_of(settings), box)
+    access = ProviderAccess(sessions, http, api_bases(settings), box)
     media = MediaActivities(access, MediaStore(settings.media_dir), media_policy(settings))
     messages = MessageActivities(access)
     routing = RoutingActivities(sessions, temporal)

@@ -3,6 +3,7 @@ into Temporal's retry semantics."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -13,10 +14,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from models import Account, InteractionEvent
+from models import Account, InteractionEvent, ProviderType
 from models.secrets import SecretBox
 from providers.accounts import provider_account
-from providers.base import Endpoints, ProviderAccount, SendError
+from providers.base import ProviderAccount, SendError
 
 PROVIDER_REJECTED = "ProviderRejected"
 
@@ -27,7 +28,7 @@ class ProviderAccess:
 
     sessions: async_sessionmaker[AsyncSession]
     http: httpx.AsyncClient
-    endpoints: Endpoints
+    api_bases: Mapping[ProviderType, str]  # providers.api_bases(settings)
     box: SecretBox
 
 

@@ -90,7 +90,7 @@ class MediaActivities:
         provider = PROVIDERS[account.type]
         try:
             content, content_type = await provider.fetch_media(
-                self._access.http, self._access.endpoints, account, reference, self._policy
+                self._access.http, self._access.api_bases[account.type], account, reference, self._policy
             )
         except SendError as error:
             if error.retryable:

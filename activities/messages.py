@@ -105,7 +105,7 @@ class MessageActivities:
         try:
             async with asyncio.timeout(SEND_DEADLINE.total_seconds()):
                 result = await PROVIDERS[account.type].send(
-                    self._access.http, self._access.endpoints, account, outbound
+                    self._access.http, self._access.api_bases[account.type], account, outbound
                 )
         except TimeoutError as timeout:
             reason = (

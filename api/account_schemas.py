@@ -9,95 +9,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import (
-    AfterValidator,
-    AnyHttpUrl,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    TypeAdapter,
-)
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
 from api.routers.contacts import Mobile
 from domain.templating import check_mustache
 from models import ProviderType
+from providers.config import BaseUrl, Secret, Text
 
 MASK = "***"
 
 Timeout = Annotated[int, Field(ge=1, le=2147483)]
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,5}$")]
-Text = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
-Secret = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 Mustache = Annotated[str, StringConstraints(max_length=2000), AfterValidator(check_mustache)]
-
-
-_HTTP_URL = TypeAdapter(AnyHttpUrl)
-
-
-def _base_url(value: str) -> str:
-    return str(_HTTP_URL.validate_python(value)).rstrip("/")
-
-
-BaseUrl = Annotated[str, AfterValidator(_base_url)]
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class TwilioCredentials(_Strict):
-    account_sid: Text
-    auth_token: Secret
-
-
-class SinchCredentials(_Strict):
-    base_url: BaseUrl
-    project_id: Text
-    app_id: Text
-    key_id: Text
-    key_secret: Secret
-    webhook_secret: Secret | None = None
-
-
-class MetaCredentials(_Strict):
-    account_sid: Text
-    auth_token: Secret
-    app_id: Text
-    phone_number_id: Text
-    app_secret: Secret | None = None
-
-
-class KaleyraCredentials(_Strict):
-    base_url: BaseUrl
-    waba_id: Text
-    account_sid: Text
-    api_key: Secret
-
-
-CREDENTIALS: dict[ProviderType, type[_Strict]] = {
-    ProviderType.twilio: TwilioCredentials,
-    ProviderType.sinch_v2: SinchCredentials,
-    ProviderType.meta: MetaCredentials,
-    ProviderType.kaleyra: KaleyraCredentials,
-}
-SECRET_CREDENTIALS: dict[ProviderType, frozenset[str]] = {
-    ProviderType.twilio: frozenset({"auth_token"}),
-    ProviderType.sinch_v2: frozenset({"key_secret", "webhook_secret"}),
-    ProviderType.meta: frozenset({"auth_token", "app_secret"}),
-    ProviderType.kaleyra: frozenset({"api_key"}),
-}
-# Where a stored secret is sent, by the field holding the address: changing the address means
-# sending the secret again, or "***" would hand the stored secret to whoever the new address is.
-SECRET_DESTINATIONS: dict[ProviderType, dict[str, frozenset[str]]] = {
-    ProviderType.sinch_v2: {"base_url": frozenset({"key_secret"})},  # the tokens it buys go there
-    ProviderType.kaleyra: {"base_url": frozenset({"api_key"})},
-}
+# Where the assistant's stored key is sent (a provider declares its own: Provider.secret_destinations).
 ASSISTANT_DESTINATIONS: dict[str, frozenset[str]] = {"base_url": frozenset({"api_key"})}
 # Video has no such pair: Vidaoo's address is a setting (SHARELINE_VIDAOO_API_BASE), not the account's.
-
-# Account types that can send a template to reopen a conversation after the 24-hour window.
-RECONTACT_TYPES = frozenset({ProviderType.meta, ProviderType.kaleyra})
 
 
 class Notification(_Strict):

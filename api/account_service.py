@@ -15,11 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from api.account_schemas import (
     ASSISTANT_DESTINATIONS,
-    CREDENTIALS,
     MASK,
-    RECONTACT_TYPES,
-    SECRET_CREDENTIALS,
-    SECRET_DESTINATIONS,
     AccountIn,
     AccountOut,
     AccountPatch,
@@ -36,6 +32,7 @@ from api.errors import invalid, pydantic_error
 from domain.templating import DEFAULT_NOTIFICATION_TEMPLATE
 from models import Account
 from models.secrets import SecretBox
+from providers import PROVIDERS
 
 SectionT = TypeVar("SectionT", bound=BaseModel)
 
@@ -91,13 +88,16 @@ def apply_account(account: Account, body: AccountPatch, box: SecretBox) -> None:
     account.type = provider
 
     models: dict[str, type[BaseModel]] = {
-        "credentials": CREDENTIALS[provider],
+        "credentials": PROVIDERS[provider].credentials,
         "notification": Notification,
         "transfer": Transfer,
         "assistant": Assistant,
         "video": Video,
     }
-    destinations = {"credentials": SECRET_DESTINATIONS.get(provider, {}), "assistant": ASSISTANT_DESTINATIONS}
+    destinations = {
+        "credentials": PROVIDERS[provider].secret_destinations,
+        "assistant": ASSISTANT_DESTINATIONS,
+    }
     sections: dict[str, BaseModel] = {}
     for name, model in models.items():
         given = getattr(body, name) if name in sent else None
@@ -109,8 +109,9 @@ def apply_account(account: Account, body: AccountPatch, box: SecretBox) -> None:
         account.recontact_template = (
             body.recontact_template.model_dump() if body.recontact_template is not None else None
         )
-    if account.recontact_template is not None and provider not in RECONTACT_TYPES:
-        raise invalid({"recontact_template": "only meta and kaleyra accounts send a recontact template"})
+    if account.recontact_template is not None and not PROVIDERS[provider].recontact:
+        takers = ", ".join(kind for kind, each in PROVIDERS.items() if each.recontact)
+        raise invalid({"recontact_template": f"only {takers} accounts send a recontact template"})
 
     video = sections["video"]
     assert isinstance(video, Video)
@@ -119,7 +120,7 @@ def apply_account(account: Account, body: AccountPatch, box: SecretBox) -> None:
     if account.mandatory_disposition and account.disposition_pause_id is None:
         raise invalid({"disposition_pause_id": "is required when mandatory_disposition is on"})
 
-    new_secrets = _write_sections(account, sections, SECRET_CREDENTIALS[provider])
+    new_secrets = _write_sections(account, sections, PROVIDERS[provider].secret_fields)
     account.encrypted_secrets = box.seal(new_secrets)
 
 
@@ -221,7 +222,7 @@ def account_out(account: Account, box: SecretBox, *, admin: bool) -> AccountOut:
         return MASK if name in stored else None
 
     credentials = dict(account.credentials)
-    for name in SECRET_CREDENTIALS[account.type]:
+    for name in PROVIDERS[account.type].secret_fields:
         credentials[name] = mask(f"credentials.{name}")
     assistant = Assistant.model_validate(account.assistant)
     return AccountOut(

@@ -14,18 +14,21 @@ import mimetypes
 import re
 import sys
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import httpx
 
 from domain.redact import redact
 from models import DeliveryStatus, MessageType, ProviderType
+from providers.config import Credentials, secret_fields
 
 if TYPE_CHECKING:
     from providers.media import MediaPolicy
+    from settings import Settings
 
 # Webhook JSON nests a few levels (Meta: entry, changes, value, messages, interactive, ...). Deeper
 # is refused before anything walks it: json, jsonb and our own code all recurse.
@@ -37,15 +40,6 @@ MAX_MOBILE_DIGITS = 20
 # PostgreSQL text and jsonb hold neither NUL nor lone surrogates (a JSON "\ud800"): each is
 # stored as U+FFFD, as a UTF-8 decoder shows what it cannot read.
 _UNSTORABLE = re.compile(r"[\x00\ud800-\udfff]")
-
-
-@dataclass(frozen=True)
-class Endpoints:
-    """Provider API bases that are settings rather than account fields (tests point them at fakes)."""
-
-    twilio_api_base: str
-    meta_graph_base: str
-    sinch_auth_base: str
 
 
 @dataclass(frozen=True)
@@ -223,9 +217,30 @@ class SendError(Exception):
 
 
 class Provider(ABC):
-    type: ProviderType
-    content_types: frozenset[str] = frozenset({"application/json"})
-    templates: bool = True  # can send approved templates (the only thing allowed outside the window)
+    """A provider declares its own configuration (what the accounts API validates and seals, what
+    the webhook route accepts and answers) and implements verify, parse, send and fetch_media."""
+
+    credentials: ClassVar[type[Credentials]]  # an account's `credentials` section
+    type: ClassVar[ProviderType]
+    # Where a stored secret is sent, by the credential holding the address: changing the address
+    # needs the secret sent again, or "***" would hand the stored one to whoever the new address is.
+    secret_destinations: ClassVar[Mapping[str, frozenset[str]]] = {}
+    content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
+    templates: ClassVar[bool] = (
+        True  # can send approved templates (the only thing allowed outside the window)
+    )
+    recontact: ClassVar[bool] = False  # can send the account's recontact template (XCALLY: Meta, Kaleyra)
+    # The webhook's answer (body, media type) when the provider expects a fixed one; else the counts as JSON.
+    acknowledgement: ClassVar[tuple[str, str] | None] = None
+
+    @property
+    def secret_fields(self) -> frozenset[str]:
+        return secret_fields(self.credentials)
+
+    def api_base(self, settings: Settings) -> str:
+        """The address a setting gives this provider (tests point it at a fake), without a trailing
+        slash; empty when every address is an account credential."""
+        return ""
 
     @abstractmethod
     def verify(self, request: WebhookRequest, account: ProviderAccount, now: datetime) -> str | None:
@@ -240,16 +255,17 @@ class Provider(ABC):
     async def send(
         self,
         http: httpx.AsyncClient,
-        endpoints: Endpoints,
+        api_base: str,
         account: ProviderAccount,
         message: OutboundMessage,
-    ) -> SendResult: ...
+    ) -> SendResult:
+        """Send `message`; `api_base` is what `api_base(settings)` gave."""
 
     @abstractmethod
     async def fetch_media(
         self,
         http: httpx.AsyncClient,
-        endpoints: Endpoints,
+        api_base: str,
         account: ProviderAccount,
         media: MediaRef,
         policy: MediaPolicy,

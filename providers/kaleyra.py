@@ -17,7 +17,6 @@ import httpx
 
 from models import DeliveryStatus, MessageType, ProviderType
 from providers.base import (
-    Endpoints,
     InboundMessage,
     MediaRef,
     OutboundMessage,
@@ -42,6 +41,7 @@ from providers.base import (
     request,
     response_json,
 )
+from providers.config import BaseUrl, Credentials, Secret, Text
 from providers.media import MediaHost, MediaPolicy, download
 from providers.meta import cloud_changes, cloud_message, parse_cloud_values
 
@@ -62,8 +62,18 @@ ID_FIELDS = ("id", "message_id", "msgid", "wamid")
 IDENTIFYING_FIELDS = ("from", "mobile", "wanumber", "created_at", "type", "body", "media_url", "reply_to")
 
 
+class KaleyraCredentials(Credentials):
+    base_url: BaseUrl
+    waba_id: Text
+    account_sid: Text
+    api_key: Secret
+
+
 class KaleyraProvider(Provider):
     type = ProviderType.kaleyra
+    credentials = KaleyraCredentials
+    secret_destinations = {"base_url": frozenset({"api_key"})}
+    recontact = True
 
     def verify(self, request: WebhookRequest, account: ProviderAccount, now: datetime) -> str | None:
         return None
@@ -85,7 +95,7 @@ class KaleyraProvider(Provider):
     async def send(
         self,
         http: httpx.AsyncClient,
-        endpoints: Endpoints,
+        api_base: str,
         account: ProviderAccount,
         message: OutboundMessage,
     ) -> SendResult:
@@ -122,7 +132,7 @@ class KaleyraProvider(Provider):
     async def fetch_media(
         self,
         http: httpx.AsyncClient,
-        endpoints: Endpoints,
+        api_base: str,
         account: ProviderAccount,
         media: MediaRef,
         policy: MediaPolicy,

@@ -6,14 +6,13 @@ import hashlib
 import hmac
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
 
 from models import DeliveryStatus, MessageType, ProviderType
 from providers.base import (
-    Endpoints,
     InboundMessage,
     MediaRef,
     OutboundMessage,
@@ -38,7 +37,11 @@ from providers.base import (
     response_json,
     same_signature,
 )
+from providers.config import Credentials, Secret, Text
 from providers.media import MediaHost, MediaPolicy, download
+
+if TYPE_CHECKING:
+    from settings import Settings
 
 # Where the Graph API's media URLs point (lookaside.fbsbx.com/whatsapp_business/attachments/…),
 # the Graph API itself, and SHARELINE_META_GRAPH_BASE.
@@ -60,8 +63,21 @@ def signature(app_secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(app_secret.encode(), body, hashlib.sha256).hexdigest()
 
 
+class MetaCredentials(Credentials):
+    account_sid: Text
+    auth_token: Secret
+    app_id: Text
+    phone_number_id: Text
+    app_secret: Secret | None = None
+
+
 class MetaProvider(Provider):
     type = ProviderType.meta
+    credentials = MetaCredentials
+    recontact = True
+
+    def api_base(self, settings: Settings) -> str:
+        return settings.meta_graph_base.rstrip("/")
 
     def verify(self, request: WebhookRequest, account: ProviderAccount, now: datetime) -> str | None:
         app_secret = account.credentials.get("app_secret")
@@ -89,7 +105,7 @@ class MetaProvider(Provider):
     async def send(
         self,
         http: httpx.AsyncClient,
-        endpoints: Endpoints,
+        api_base: str,
         account: ProviderAccount,
         message: OutboundMessage,
     ) -> SendResult:
@@ -97,7 +113,7 @@ class MetaProvider(Provider):
         response = await request(
             http,
             "POST",
-            f"{endpoints.meta_graph_base}/{phone_number_id}/messages",
+            f"{api_base}/{phone_number_id}/messages",
             json={"messaging_product": "whatsapp", "recipient_type": "individual", **cloud_message(message)},
             headers={"Authorization": f"Bearer {account.credentials['auth_token']}"},
         )
@@ -115,19 +131,19 @@ class MetaProvider(Provider):
     async def fetch_media(
         self,
         http: httpx.AsyncClient,
-        endpoints: Endpoints,
+        api_base: str,
         account: ProviderAccount,
         media: MediaRef,
         policy: MediaPolicy,
     ) -> tuple[bytes, str | None]:
         auth = {"Authorization": f"Bearer {account.credentials['auth_token']}"}
         media_id = quote(media.reference, safe="")  # an id, never a path of the Graph API
-        meta = await request(http, "GET", f"{endpoints.meta_graph_base}/{media_id}", headers=auth)
+        meta = await request(http, "GET", f"{api_base}/{media_id}", headers=auth)
         check_response(meta, None, meta.reason_phrase)
         url = response_json(meta).get("url")
         if not url:
             raise SendError("Meta gave no download URL for the media", retryable=False)
-        hosts = (*MEDIA_HOSTS, MediaHost.of_url(endpoints.meta_graph_base))
+        hosts = (*MEDIA_HOSTS, MediaHost.of_url(api_base))
         content, content_type = await download(http, policy, str(url), hosts, headers=auth)
         return content, content_type or media.mime_type
 

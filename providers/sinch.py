@@ -9,13 +9,12 @@ import hashlib
 import hmac
 import time
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from models import DeliveryStatus, MessageType, ProviderType
 from providers.base import (
-    Endpoints,
     InboundMessage,
     MediaRef,
     OutboundMessage,
@@ -42,7 +41,11 @@ from providers.base import (
     response_json,
     same_signature,
 )
+from providers.config import BaseUrl, Credentials, Secret, Text
 from providers.media import MediaHost, MediaPolicy, download
+
+if TYPE_CHECKING:
+    from settings import Settings
 
 # Where Sinch serves inbound media: the Conversation API's storage under sinch.com (the exact
 # host is UNCONFIRMED in Sinch's docs), and the account's base_url. No credentials are sent.
@@ -64,13 +67,27 @@ def signature(secret: str, body: bytes, nonce: str, timestamp: str) -> str:
     return base64.b64encode(hmac.new(secret.encode(), signed, hashlib.sha256).digest()).decode()
 
 
+class SinchCredentials(Credentials):
+    base_url: BaseUrl
+    project_id: Text
+    app_id: Text
+    key_id: Text
+    key_secret: Secret
+    webhook_secret: Secret | None = None
+
+
 class SinchProvider(Provider):
     type = ProviderType.sinch_v2
+    credentials = SinchCredentials
+    secret_destinations = {"base_url": frozenset({"key_secret"})}  # the tokens it buys go there
     templates = False
 
     def __init__(self) -> None:
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}  # (auth base, key id) → (token, expiry)
         self._token_lock = asyncio.Lock()
+
+    def api_base(self, settings: Settings) -> str:
+        return settings.sinch_auth_base.rstrip("/")  # its OAuth server; the API's address is a credential
 
     def verify(self, request: WebhookRequest, account: ProviderAccount, now: datetime) -> str | None:
         secret = account.credentials.get("webhook_secret")
@@ -110,7 +127,7 @@ class SinchProvider(Provider):
     async def send(
         self,
         http: httpx.AsyncClient,
-        endpoints: Endpoints,
+        api_base: str,
         account: ProviderAccount,
         message: OutboundMessage,
     ) -> SendResult:
@@ -135,7 +152,7 @@ class SinchProvider(Provider):
         )
         response = None
         for refresh in (False, True):  # a 401 means the cached token was revoked: fetch one and retry once
-            token = await self._token(http, endpoints, account, refresh=refresh)
+            token = await self._token(http, api_base, account, refresh=refresh)
             response = await request(
                 http, "POST", url, json=payload, headers={"Authorization": f"Bearer {token}"}
             )
@@ -153,7 +170,7 @@ class SinchProvider(Provider):
     async def fetch_media(
         self,
         http: httpx.AsyncClient,
-        endpoints: Endpoints,
+        api_base: str,
         account: ProviderAccount,
         media: MediaRef,
         policy: MediaPolicy,
@@ -163,9 +180,9 @@ class SinchProvider(Provider):
         return content, content_type or media.mime_type
 
     async def _token(
-        self, http: httpx.AsyncClient, endpoints: Endpoints, account: ProviderAccount, *, refresh: bool
+        self, http: httpx.AsyncClient, auth_base: str, account: ProviderAccount, *, refresh: bool
     ) -> str:
-        key = (endpoints.sinch_auth_base, account.credentials["key_id"])
+        key = (auth_base, account.credentials["key_id"])
         async with self._token_lock:
             cached = self._tokens.get(key)
             if cached and not refresh and cached[1] > time.monotonic():
@@ -173,7 +190,7 @@ class SinchProvider(Provider):
             response = await request(
                 http,
                 "POST",
-                f"{endpoints.sinch_auth_base}/oauth2/token",
+                f"{auth_base}/oauth2/token",
                 data={"grant_type": "client_credentials"},
                 auth=(account.credentials["key_id"], account.credentials["key_secret"]),
             )

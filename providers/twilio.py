@@ -7,14 +7,13 @@ import hashlib
 import hmac
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 import httpx
 
 from models import DeliveryStatus, MessageType, ProviderType
 from providers.base import (
-    Endpoints,
     InboundMessage,
     MediaRef,
     OutboundMessage,
@@ -37,7 +36,11 @@ from providers.base import (
     same_signature,
     storable_text,
 )
+from providers.config import Credentials, Secret, Text
 from providers.media import MediaHost, MediaPolicy, download
+
+if TYPE_CHECKING:
+    from settings import Settings
 
 # Where Twilio serves media: its API (…/Messages/MM…/Media/ME…, basic auth), which redirects to
 # its CDN (the credentials stay behind), and SHARELINE_TWILIO_API_BASE.
@@ -76,9 +79,19 @@ def url_variants(url: str) -> list[str]:
     return [url, urlunsplit(other)]
 
 
+class TwilioCredentials(Credentials):
+    account_sid: Text
+    auth_token: Secret
+
+
 class TwilioProvider(Provider):
     type = ProviderType.twilio
+    credentials = TwilioCredentials
     content_types = frozenset({FORM})
+    acknowledgement = ("<Response/>", "text/xml")  # empty TwiML: reply with nothing
+
+    def api_base(self, settings: Settings) -> str:
+        return settings.twilio_api_base.rstrip("/")
 
     def verify(self, request: WebhookRequest, account: ProviderAccount, now: datetime) -> str | None:
         given = request.headers.get("x-twilio-signature", "")
@@ -136,7 +149,7 @@ class TwilioProvider(Provider):
     async def send(
         self,
         http: httpx.AsyncClient,
-        endpoints: Endpoints,
+        api_base: str,
         account: ProviderAccount,
         message: OutboundMessage,
     ) -> SendResult:
@@ -157,7 +170,7 @@ class TwilioProvider(Provider):
         response = await request(
             http,
             "POST",
-            f"{endpoints.twilio_api_base}/2010-04-01/Accounts/{sid}/Messages.json",
+            f"{api_base}/2010-04-01/Accounts/{sid}/Messages.json",
             data=form,
             auth=(sid, account.credentials["auth_token"]),
         )
@@ -170,13 +183,13 @@ class TwilioProvider(Provider):
     async def fetch_media(
         self,
         http: httpx.AsyncClient,
-        endpoints: Endpoints,
+        api_base: str,
         account: ProviderAccount,
         media: MediaRef,
         policy: MediaPolicy,
     ) -> tuple[bytes, str | None]:
         auth = (account.credentials["account_sid"], account.credentials["auth_token"])
-        hosts = (*MEDIA_HOSTS, MediaHost.of_url(endpoints.twilio_api_base))
+        hosts = (*MEDIA_HOSTS, MediaHost.of_url(api_base))
         content, content_type = await download(http, policy, media.reference, hosts, auth=auth)
         return content, content_type or media.mime_type
 

@@ -198,7 +198,10 @@ async def _watch_offers(
     """Read the agent's event stream: resolve `ready` on its first event, and each contact's future
     in `arrivals` with the perf_counter() at which its `offer` event was read."""
     async with http.stream(
-        "GET", "/api/agents/me/events", params={"access_token": token}, timeout=httpx.Timeout(10, read=None)
+        "GET",
+        "/api/agents/me/events",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=httpx.Timeout(10, read=None),
     ) as response:
         response.raise_for_status()
         name = ""

@@ -23,7 +23,6 @@ from fastapi import APIRouter, status
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import delete
 
-from api.account_schemas import RECONTACT_TYPES
 from api.deps import CurrentUser, ServicesDep, SessionDep
 from api.dispatch import commit_then_update
 from api.errors import AppError, conflict, forbidden, not_found
@@ -132,7 +131,7 @@ async def recontact(
     if not template:
         raise conflict(
             "this account has no recontact template configured"
-            if account.type in RECONTACT_TYPES
+            if PROVIDERS[account.type].recontact
             else f"{account.type.value} accounts have no recontact template",
             code="recontact_unavailable",
         )

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import ServicesDep
 from api.errors import AppError
 from api.ingestion import apply_statuses, record_nonce, record_rejected, store_inbound
-from models import Account, ProviderType
+from models import Account
 from models.events import notify_relay
 from providers import PROVIDERS
 from providers.accounts import provider_account
@@ -120,8 +120,9 @@ async def receive(account_id: int, request: Request, services: ServicesDep, toke
         if any(stored):
             await notify_relay(session)
 
-    if account.type is ProviderType.twilio:
-        return Response("<Response/>", media_type="text/xml")
+    acknowledgement = PROVIDERS[account.type].acknowledgement
+    if acknowledgement is not None:
+        return Response(acknowledgement[0], media_type=acknowledgement[1])
     counts = {"messages": len(parsed.messages), "statuses": len(parsed.statuses)}
     if parsed.rejected:  # kept in rejected_webhook_items; answered 200 so the good part is not retried
         log.info("webhook for account %s: %d unreadable items kept", account.id, len(parsed.rejected))

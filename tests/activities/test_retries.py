@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 
 from temporalio.testing import ActivityEnvironment
 
-from activities import endpoints_of
 from activities.common import ProviderAccess
 from activities.messages import MessageActivities, QueueMessage
 from activities.routing import (
@@ -25,6 +24,7 @@ from activities.routing import (
     ReturnToOwner,
     RoutingActivities,
 )
+from providers import api_bases
 from tests.helpers import db
 from tests.workflows.test_routing import inbound, make_floor, the_interaction
 
@@ -44,7 +44,7 @@ async def test_every_routing_write_is_the_same_when_its_activity_runs_twice(
     interaction = (await the_interaction(client, admin))["id"]
     services = app.state.services
     routing = RoutingActivities(services.sessionmaker, temporal_env.client)
-    access = ProviderAccess(services.sessionmaker, services.http, endpoints_of(settings), services.secrets)
+    access = ProviderAccess(services.sessionmaker, services.http, api_bases(settings), services.secrets)
     messages = MessageActivities(access)
     environment = ActivityEnvironment()
 

@@ -14,11 +14,12 @@ import pytest
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities import endpoints_of, messages
+from activities import messages
 from activities.common import ProviderAccess
 from activities.messages import MessageActivities, SendMessage
 from models.db import create_engine, create_sessionmaker
 from models.secrets import SecretBox
+from providers import api_bases
 from tests.helpers import db
 from tests.webhooks import (
     kaleyra_callback,
@@ -56,9 +57,7 @@ async def activities(settings):
     engine = create_engine(settings.sqlalchemy_url, pool_size=2)
     async with httpx.AsyncClient(timeout=10) as http:
         box = SecretBox(settings.secret_key.get_secret_value())
-        yield MessageActivities(
-            ProviderAccess(create_sessionmaker(engine), http, endpoints_of(settings), box)
-        )
+        yield MessageActivities(ProviderAccess(create_sessionmaker(engine), http, api_bases(settings), box))
     await engine.dispose()
 
 
@@ -293,9 +292,7 @@ async def test_a_send_answered_after_the_deadline_is_counted_and_sent_again(
     engine = create_engine(settings.sqlalchemy_url, pool_size=2)
     box = SecretBox(settings.secret_key.get_secret_value())
     async with httpx.AsyncClient(transport=SlowAnswers(delay=5), timeout=30) as http:
-        slow = MessageActivities(
-            ProviderAccess(create_sessionmaker(engine), http, endpoints_of(settings), box)
-        )
+        slow = MessageActivities(ProviderAccess(create_sessionmaker(engine), http, api_bases(settings), box))
         with pytest.raises(ApplicationError) as raised:
             await ActivityEnvironment().run(slow.send_message, SendMessage(message_id))
         assert not raised.value.non_retryable

@@ -13,7 +13,7 @@ import pytest
 
 from models import ProviderType
 from providers import PROVIDERS
-from providers.base import Endpoints, MediaRef, ProviderAccount, SendError
+from providers.base import MediaRef, ProviderAccount, SendError
 from providers.media import MediaHost, MediaPolicy
 from settings import Settings
 from tests.fakes.providers import MEDIA_BYTES, Bystander, FakeProviders, LoopbackServer
@@ -40,10 +40,6 @@ async def bystander() -> AsyncIterator[Bystander]:
         yield server
 
 
-def endpoints(fakes: FakeProviders) -> Endpoints:
-    return Endpoints(f"{fakes.base_url}/twilio", f"{fakes.base_url}/graph", f"{fakes.base_url}/sinch-auth")
-
-
 def account(provider: ProviderType, base_url: str, fakes: FakeProviders) -> ProviderAccount:
     credentials = {
         ProviderType.twilio: {"account_sid": fakes.twilio_sid, "auth_token": fakes.twilio_token},
@@ -62,7 +58,14 @@ async def fetch(
     base_url: str | None = None,
 ) -> tuple[bytes, str | None]:
     return await PROVIDERS[provider].fetch_media(
-        http, endpoints(fakes), account(provider, base_url or fakes.base_url, fakes), MediaRef(url), policy
+        http,
+        {
+            ProviderType.twilio: f"{fakes.base_url}/twilio",
+            ProviderType.sinch_v2: f"{fakes.base_url}/sinch-auth",
+        }.get(provider, ""),
+        account(provider, base_url or fakes.base_url, fakes),
+        MediaRef(url),
+        policy,
     )
 
 
