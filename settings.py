@@ -108,7 +108,7 @@ class Settings(BaseSettings):
     @property
     def libpq_url(self) -> str:
         """The database URL for a plain psycopg connection (LISTEN, outside SQLAlchemy)."""
-        return self.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)
+        return libpq_url(self.sqlalchemy_url)
 
     def purpose_key(self, purpose: str) -> bytes:
         """A key derived from the secret key for one use only (signing media links, hashing
@@ -163,3 +163,8 @@ def _development_key(data_dir: Path) -> str:
     with os.fdopen(fd, "w") as handle:
         handle.write(Fernet.generate_key().decode())
     return path.read_text().strip()
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    """A SQLAlchemy psycopg URL as plain psycopg (libpq) takes it."""
+    return sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://", 1)

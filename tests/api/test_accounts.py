@@ -80,7 +80,7 @@ async def test_each_type_stores_its_secrets_encrypted(api, client, admin, contac
     secret_names = {"auth_token", "key_secret", "webhook_secret", "app_secret", "api_key"}
     for name, value in CREDENTIALS[provider].items():
         assert account["credentials"][name] == ("***" if name in secret_names else value)
-    dsn = settings.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://")
+    dsn = settings.libpq_url
     with psycopg.connect(dsn) as conn:
         row = conn.execute("SELECT * FROM accounts WHERE id = %s", (account["id"],)).fetchone()
     raw = repr(row)
@@ -412,7 +412,7 @@ async def test_deleting_an_account_takes_what_it_owns(api, client, admin, contac
     assert response.status_code == 200
     assert (await client.delete(base, headers=admin)).status_code == 204
     assert (await client.get(base, headers=admin)).status_code == 404
-    dsn = settings.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://")
+    dsn = settings.libpq_url
     with psycopg.connect(dsn) as conn:
         for table in ("account_agents", "canned_answers", "dispositions", "actions", "accounts"):
             assert conn.execute(f"SELECT count(*) FROM {table}").fetchone() == (0,), table  # noqa: S608

@@ -119,8 +119,7 @@ class Rows:
     """Row counts of the tables a webhook writes, over one connection kept open."""
 
     def __init__(self, settings: Settings) -> None:
-        dsn = settings.sqlalchemy_url.replace("postgresql+psycopg://", "postgresql://")
-        self.conn = psycopg.connect(dsn, autocommit=True)
+        self.conn = psycopg.connect(settings.libpq_url, autocommit=True)
 
     def counts(self) -> dict[str, int]:
         query = "SELECT " + ", ".join(f"(SELECT count(*) FROM {table})" for table in STORED_TABLES)  # noqa: S608
