@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import psycopg
 from temporalio.client import Client
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from settings import Settings
 from workflows.interaction import InteractionSummary, InteractionWorkflow
@@ -36,6 +36,24 @@ async def wait_for(predicate: Callable[[], Awaitable[T]], seconds: float = 10.0)
             return result
         assert asyncio.get_running_loop().time() < deadline, "condition not met in time"
         await asyncio.sleep(0.05)
+
+
+async def result_of(client: Client, workflow_id: str) -> Any:
+    """The workflow's result. The interaction row is stored before the relay starts its workflow,
+    so a test that found the row waits for the workflow to exist first."""
+    handle = client.get_workflow_handle(workflow_id)
+
+    async def exists() -> bool:
+        try:
+            await handle.describe()
+        except RPCError as error:
+            if error.status is not RPCStatusCode.NOT_FOUND:
+                raise
+            return False
+        return True
+
+    await wait_for(exists)
+    return await handle.result()
 
 
 async def summary_of(client: Client, workflow_id: str) -> InteractionSummary | None:

@@ -12,7 +12,7 @@ from activities.routing import CloseInteraction, RoutingActivities
 from relay import inbound as inbound_relay
 from relay.inbound import InboundRelay
 from tests.conftest import running_worker
-from tests.helpers import db, ready_summary, scalar, summary_of, wait_for
+from tests.helpers import db, ready_summary, result_of, scalar, summary_of, wait_for
 from tests.workflows.test_replay import keep_history
 from tests.workflows.test_routing import (
     accept,
@@ -84,8 +84,8 @@ async def test_a_message_stored_in_a_closed_interaction_opens_the_next_one(
     await set_plan(client, admin, floor, [{"application": "close", "params": {}}])
     await inbound(client, floor, "SM1")
     first = await the_interaction(client, admin)
+    assert (await result_of(temporal_env.client, first["workflow_id"]))["messages_handled"] == 1
     handle = temporal_env.client.get_workflow_handle(first["workflow_id"])
-    assert (await handle.result())["messages_handled"] == 1
     run_id = (await handle.describe()).run_id
 
     moved = late_message(settings, first["id"], "SM2", signalled=False)

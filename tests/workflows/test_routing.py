@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.helpers import db, summary_of, wait_for
+from tests.helpers import db, result_of, summary_of, wait_for
 from tests.webhooks import make_account, post_twilio, twilio_message
 from tests.workflows.test_replay import keep_history
 
@@ -335,7 +335,7 @@ async def test_tags_conditions_autoreplies_and_close(
 
     await inbound(client, floor, "SM2", "refund again")  # a new interaction; not the first any more
     second = await wait_for(lambda: _second_interaction(client, admin, interaction["id"]))
-    await temporal_env.client.get_workflow_handle(second["workflow_id"]).result()
+    await result_of(temporal_env.client, second["workflow_id"])
     assert len(fakes.of("twilio.send")) == 1
 
 
