@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
 
-from api.routers.contacts import Mobile
+from api.directory.schemas import Mobile
 from domain.templating import check_mustache
 from models import ProviderType
 from providers.config import BaseUrl, Secret, Text

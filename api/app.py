@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from temporalio.client import Client
 
 from api.deps import Services
+from api.directory import contacts, intervals, pauses, queues, users
 from api.errors import install_error_handlers
 from api.events import AgentEventHub
 from api.logs import install_log_redaction
@@ -22,17 +23,12 @@ from api.routers import (
     accounts,
     agents,
     auth,
-    contacts,
     interaction_tools,
     interactions,
-    intervals,
     operations,
-    pauses,
-    queues,
     replies,
     routing,
     uploads,
-    users,
     webhooks,
 )
 from api.security import TokenSigner

@@ -17,8 +17,8 @@ from api.account_schemas import AccountIn, AccountOut, AccountPatch
 from api.account_service import account_out, apply_account, new_account
 from api.crud import ListOut, ensure_unreferenced, get_or_404, paginate
 from api.deps import AdminUser, CurrentUser, PageDep, ServicesDep, SessionDep
+from api.directory.membership import add_member_routes
 from api.errors import not_found
-from api.membership import add_member_routes
 from models import Account, AccountAgent, Interaction, Role, User
 
 router = APIRouter(prefix="/api/whatsapp/accounts", tags=["accounts"])

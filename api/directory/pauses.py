@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.crud import ListOut, Out, ensure_unreferenced, get_or_404, paginate
+from api.crud import ListOut, ensure_unreferenced, get_or_404, paginate
 from api.deps import AdminUser, CurrentUser, PageDep, SessionDep
+from api.directory.schemas import PauseIn, PauseOut
 from models import Account, Pause, User
 
 router = APIRouter(prefix="/api/pauses", tags=["pauses"])
-
-
-class PauseIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-
-
-class PauseOut(Out):
-    id: int
-    name: str
 
 
 @router.get("")

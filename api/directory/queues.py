@@ -2,47 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.crud import ListOut, Out, apply_patch, ensure_unreferenced, get_or_404, paginate
+from api.crud import ListOut, apply_patch, ensure_unreferenced, get_or_404, paginate
 from api.deps import AdminUser, CurrentUser, PageDep, SessionDep
+from api.directory.membership import add_member_routes
+from api.directory.schemas import QueueIn, QueueOut, QueuePatch
 from api.errors import not_found
-from api.membership import add_member_routes
-from models import Account, Action, Queue, QueueAgent, Role, Strategy
+from models import Account, Action, Queue, QueueAgent, Role
 
 router = APIRouter(prefix="/api/whatsapp/queues", tags=["queues"])
-
-Timeout = Annotated[int, Field(ge=1, le=2147483)]
-Weight = Annotated[int, Field(ge=0, le=10)]
-
-
-class QueueIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-    strategy: Strategy = Strategy.beepall
-    timeout: Timeout = 10
-    weight: Weight = 0
-    description: str = Field(default="", max_length=1000)
-
-
-class QueuePatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    strategy: Strategy | None = None
-    timeout: Timeout | None = None
-    weight: Weight | None = None
-    description: str | None = Field(default=None, max_length=1000)
-
-
-class QueueOut(Out):
-    id: int
-    name: str
-    strategy: Strategy
-    timeout: int
-    weight: int
-    description: str
 
 
 @router.get("")

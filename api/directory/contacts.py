@@ -5,72 +5,23 @@ Deleting a list deletes its contacts; a list that an account uses as its default
 
 from __future__ import annotations
 
-import re
-from typing import Annotated
-
 from fastapi import APIRouter, status
-from pydantic import AfterValidator, BaseModel, EmailStr, Field
 from sqlalchemy import or_, select
 
-from api.crud import ListOut, Out, apply_patch, ensure_unreferenced, get_or_404, paginate
+from api.crud import ListOut, apply_patch, ensure_unreferenced, get_or_404, paginate
 from api.deps import PageDep, SessionDep, StaffUser
+from api.directory.schemas import (
+    ContactIn,
+    ContactOut,
+    ContactPatch,
+    ListIn,
+    ListPatch,
+    ListRead,
+)
 from api.errors import not_found
 from models import Account, Contact, ContactList, Interaction
 
 router = APIRouter(prefix="/api/cm/lists", tags=["contacts"])
-
-_MOBILE = re.compile(r"^[1-9][0-9]{5,14}$")
-
-
-def normalize_mobile(value: str) -> str:
-    """International digits without '+': spaces, dashes, dots, brackets and a leading + are dropped."""
-    digits = re.sub(r"[\s\-.()]", "", value).removeprefix("+")
-    if not _MOBILE.match(digits):
-        raise ValueError("must be an international number: 6 to 15 digits with country code, no leading 0")
-    return digits
-
-
-Mobile = Annotated[str, AfterValidator(normalize_mobile)]
-
-
-class ListIn(BaseModel):
-    name: str = Field(min_length=1, max_length=200)
-    description: str = Field(default="", max_length=1000)
-
-
-class ListPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=1000)
-
-
-class ListRead(Out):
-    id: int
-    name: str
-    description: str
-
-
-class ContactIn(BaseModel):
-    first_name: str = Field(default="", max_length=200)
-    last_name: str = Field(default="", max_length=200)
-    mobile: Mobile
-    email: EmailStr | None = None
-
-
-class ContactPatch(BaseModel):
-    first_name: str | None = Field(default=None, max_length=200)
-    last_name: str | None = Field(default=None, max_length=200)
-    mobile: Mobile | None = None
-    email: EmailStr | None = None
-    list_id: int | None = None
-
-
-class ContactOut(Out):
-    id: int
-    list_id: int
-    first_name: str
-    last_name: str
-    mobile: str
-    email: str | None
 
 
 @router.get("")

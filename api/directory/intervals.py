@@ -2,72 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Self
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
 from fastapi import APIRouter, status
-from pydantic import AfterValidator, BaseModel, Field, StringConstraints, model_validator
 from sqlalchemy import select
 
-from api.crud import ListOut, Out, apply_patch, ensure_unreferenced, get_or_404, paginate
+from api.crud import ListOut, apply_patch, ensure_unreferenced, get_or_404, paginate
 from api.deps import AdminUser, PageDep, SessionDep, StaffUser
+from api.directory.schemas import (
+    IntervalIn,
+    IntervalOut,
+    IntervalPatch,
+    IntervalRule,
+)
 from models import Account, Action, Interval
 
 router = APIRouter(prefix="/api/intervals", tags=["intervals"])
-
-Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
-Month = Literal["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]
-ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
-
-
-def _known_timezone(name: str) -> str:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"unknown timezone {name!r} (use an IANA name such as Europe/Rome)") from exc
-    return name
-
-
-Timezone = Annotated[str, AfterValidator(_known_timezone)]
-
-
-class IntervalRule(BaseModel):
-    always: bool | None = None
-    time_from: ClockTime | None = None
-    time_to: ClockTime | None = None
-    weekdays: list[Weekday] = Field(default_factory=list)
-    month_days: list[Annotated[int, Field(ge=1, le=31)]] = Field(default_factory=list)
-    months: list[Month] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _one_kind(self) -> Self:
-        bounded = self.time_from or self.time_to or self.weekdays or self.month_days or self.months
-        if self.always and bounded:
-            raise ValueError("a rule is either {always: true} or a time range with days and months, not both")
-        if not self.always and not bounded:
-            raise ValueError("a rule needs always: true, or a time range, weekdays, month days or months")
-        if (self.time_from is None) != (self.time_to is None):
-            raise ValueError("time_from and time_to go together")
-        return self
-
-
-class IntervalIn(BaseModel):
-    name: str = Field(min_length=1, max_length=100)
-    timezone: Timezone = "UTC"
-    rules: list[IntervalRule] = Field(min_length=1)
-
-
-class IntervalPatch(BaseModel):
-    name: str | None = Field(default=None, min_length=1, max_length=100)
-    timezone: Timezone | None = None
-    rules: list[IntervalRule] | None = Field(default=None, min_length=1)
-
-
-class IntervalOut(Out):
-    id: int
-    name: str
-    timezone: str
-    rules: list[IntervalRule]
 
 
 def _stored(rules: list[IntervalRule]) -> list[dict[str, object]]:

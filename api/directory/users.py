@@ -2,55 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
-
 from fastapi import APIRouter, BackgroundTasks, status
-from pydantic import BaseModel, Field, StringConstraints
-from sqlalchemy import ColumnElement, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
 from activities.dispatch import wake_waiting
-from api.crud import ListOut, Out, apply_patch, ensure_unreferenced, get_or_404, paginate
+from api.crud import ListOut, apply_patch, ensure_unreferenced, get_or_404, paginate
 from api.deps import AdminUser, PageDep, ServicesDep, SessionDep, StaffUser
-from api.errors import AppError, conflict, invalid
+from api.directory.schemas import UserIn, UserOut, UserPatch
+from api.directory.service import ensure_owns_no_open_interactions
+from api.errors import conflict, invalid
 from api.security import hash_password
-from models import Account, Action, Interaction, Role, User, UserStatus
-from models.interaction import ACTIVE
+from models import Account, Action, Role, User
 
 router = APIRouter(prefix="/api/users", tags=["users"])
-
-Username = Annotated[str, StringConstraints(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")]
-Password = Annotated[str, StringConstraints(min_length=8, max_length=200)]
-Capacity = Annotated[int, Field(ge=0, le=100)]
-
-
-class UserIn(BaseModel):
-    username: Username
-    password: Password
-    full_name: str = Field(default="", max_length=200)
-    role: Role = Role.agent
-    whatsapp_capacity: Capacity = 5
-
-
-class UserPatch(BaseModel):
-    username: Username | None = None
-    password: Password | None = None
-    full_name: str | None = Field(default=None, max_length=200)
-    role: Role | None = None
-    whatsapp_capacity: Capacity | None = None
-
-
-class UserOut(Out):
-    id: int
-    username: str
-    full_name: str
-    role: Role
-    whatsapp_capacity: int
-    status: UserStatus
-    pause_id: int | None
-    created_at: datetime
-    updated_at: datetime
 
 
 @router.get("")
@@ -127,24 +91,3 @@ async def delete_user(user_id: int, me: AdminUser, session: SessionDep) -> None:
         ],
     )
     await session.delete(user)
-
-
-async def ensure_owns_no_open_interactions(
-    session: AsyncSession, user: User, what: str, *scope: ColumnElement[bool]
-) -> None:
-    """Refuse (409) while `user` owns open interactions (among those matching `scope`): nobody
-    could serve them, so a supervisor transfers or closes them first."""
-    owned = (
-        await session.scalars(
-            select(Interaction.id)
-            .where(Interaction.owner_id == user.id, ACTIVE, *scope)
-            .order_by(Interaction.id)
-        )
-    ).all()
-    if owned:
-        raise AppError(
-            409,
-            "owns_open_interactions",
-            f"{what} owns open interaction {', '.join(map(str, owned))}; transfer or close it first",
-            details={"interaction_ids": list(owned)},
-        )
