@@ -29,9 +29,9 @@ from api.routers import (
     replies,
     routing,
     uploads,
-    webhooks,
 )
 from api.security import TokenSigner
+from api.webhooks import router as webhooks
 from models.db import create_engine, create_sessionmaker
 from models.secrets import SecretBox
 from settings import Settings

@@ -62,7 +62,7 @@ def install_log_redaction() -> RedactSecrets:
     """Idempotent: a logger gets the filter once however many apps are built in the process."""
     existing = logging.root.manager.loggerDict
     names = [*URL_LOGGERS, *SHARELINE_LOGGERS]
-    # Module loggers (`api.routers.webhooks`...) do not inherit their parents' filters.
+    # Module loggers (`api.webhooks.router`...) do not inherit their parents' filters.
     names += [name for name in existing if name.split(".", 1)[0] in SHARELINE_LOGGERS]
     installed = RedactSecrets()
     for name in dict.fromkeys(names):

@@ -34,7 +34,7 @@ from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
-from api.ingestion import active_interaction, note_inbound, preview
+from api.webhooks.service import active_interaction, note_inbound, preview
 from models import Account, Contact, Direction, Interaction, InteractionEvent, InteractionStatus, Message
 from models.events import RELAY_CHANNEL
 from models.interaction import ACTIVE

@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from api.ingestion import apply_statuses
+from api.webhooks.service import apply_statuses
 from domain.delivery import record_provider_id
 from models import DeliveryStatus, Message
 from models.db import create_engine, create_sessionmaker

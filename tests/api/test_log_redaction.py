@@ -57,7 +57,7 @@ def test_media_capability_links_and_encoded_names_are_masked():
 
 def test_create_app_installs_the_filter(settings):
     create_app(settings)
-    for name in ("uvicorn.access", "uvicorn.error", "api.routers.webhooks", "relay.inbound"):
+    for name in ("uvicorn.access", "uvicorn.error", "api.webhooks.router", "relay.inbound"):
         assert any(isinstance(f, RedactSecrets) for f in logging.getLogger(name).filters), name
     create_app(settings)  # once per logger, however many apps
     assert sum(isinstance(f, RedactSecrets) for f in logging.getLogger("uvicorn.access").filters) == 1

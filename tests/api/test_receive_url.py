@@ -10,7 +10,7 @@ import pytest
 from temporalio.client import Client
 
 from api.app import create_app
-from api.ingestion import interaction_upsert
+from api.webhooks.service import interaction_upsert
 from relay.inbound import InboundRelay
 from tests.conftest import error_fields
 from tests.helpers import count, db, ready_summary, summary_of, wait_for

@@ -19,8 +19,8 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ServicesDep
-from api.errors import AppError
-from api.ingestion import apply_statuses, record_nonce, record_rejected, store_inbound
+from api.errors import AppError, forbidden
+from api.webhooks.service import apply_statuses, record_nonce, record_rejected, store_inbound
 from models import Account
 from models.events import notify_relay
 from providers import PROVIDERS
@@ -32,13 +32,16 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/whatsapp/accounts", tags=["receive url"])
 
 Token = Annotated[str, Query(max_length=200, description="the account's proxy token")]
-FORBIDDEN = AppError(403, "forbidden", "unknown account or wrong token")
+
+
+def _wrong_token() -> AppError:
+    return forbidden("unknown account or wrong token")
 
 
 async def _account(session: AsyncSession, account_id: int, token: str) -> Account:
     account = await session.get(Account, account_id)
     if account is None or not _accepts(account, token):
-        raise FORBIDDEN
+        raise _wrong_token()
     return account
 
 
@@ -68,7 +71,7 @@ async def verify_subscription(
     async with services.sessionmaker() as session:
         account = await _account(session, account_id, token or verify_token)
     if mode != "subscribe" or not _accepts(account, verify_token):
-        raise FORBIDDEN
+        raise _wrong_token()
     return PlainTextResponse(challenge)
 
 

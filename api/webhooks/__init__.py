@@ -1,0 +1,1 @@
+"""The Receive URL: what providers post (router.py), stored idempotently (service.py)."""
