@@ -11,6 +11,8 @@ import httpx
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from api.accounts import config as account_config
+from api.accounts import router as accounts
 from api.deps import Services
 from api.directory import contacts, intervals, pauses, queues, users
 from api.errors import install_error_handlers
@@ -19,8 +21,6 @@ from api.logs import install_log_redaction
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.pages import mount_pages
 from api.routers import (
-    account_config,
-    accounts,
     agents,
     auth,
     interaction_tools,

@@ -45,7 +45,7 @@ class UserOut(Out):
     updated_at: datetime
 
 
-Timeout = Annotated[int, Field(ge=1, le=2147483)]
+Timeout = Annotated[int, Field(ge=1, le=2147483)]  # seconds; Temporal's timers take up to 2^31 ms
 Weight = Annotated[int, Field(ge=0, le=10)]
 
 

@@ -7,18 +7,19 @@ leaving a secret out on update keeps the stored one.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from api.directory.schemas import Mobile
+from api.crud import Out
+from api.directory.schemas import Mobile, Timeout
 from domain.templating import check_mustache
 from models import ProviderType
 from providers.config import BaseUrl, Secret, Text
 
 MASK = "***"
 
-Timeout = Annotated[int, Field(ge=1, le=2147483)]
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,5}$")]
 Mustache = Annotated[str, StringConstraints(max_length=2000), AfterValidator(check_mustache)]
 
@@ -145,3 +146,64 @@ class AccountOut(BaseModel):
     recontact_template: RecontactTemplate | None
     assistant: AssistantOut
     video: VideoOut
+
+
+MAX_OVERLAP_HOURS = 168
+
+
+class RotateTokenIn(BaseModel):
+    overlap_hours: int = Field(
+        default=24, ge=0, le=MAX_OVERLAP_HOURS, description="how long the replaced token keeps working"
+    )
+
+
+class RotatedTokenOut(BaseModel):
+    proxy_token: str
+    receive_url: str
+    previous_token_expires_at: datetime
+
+
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class AnswerIn(BaseModel):
+    name: Name
+    value: str = Field(min_length=1, max_length=4096)
+
+
+class AnswerPatch(BaseModel):
+    name: Name | None = None
+    value: str | None = Field(default=None, min_length=1, max_length=4096)
+
+
+class AnswerOut(Out):
+    id: int
+    account_id: int
+    name: str
+    value: str
+
+
+class DispositionIn(BaseModel):
+    name: Name
+    level: Annotated[int, Field(ge=1, le=3)] = 1
+    parent_id: int | None = None
+
+    @model_validator(mode="after")
+    def _parent_matches_level(self) -> Self:
+        if self.level == 1 and self.parent_id is not None:
+            raise ValueError("a level 1 disposition has no parent")
+        if self.level > 1 and self.parent_id is None:
+            raise ValueError(f"a level {self.level} disposition needs a parent of level {self.level - 1}")
+        return self
+
+
+class DispositionPatch(BaseModel):
+    name: Name
+
+
+class DispositionOut(Out):
+    id: int
+    account_id: int
+    name: str
+    level: int
+    parent_id: int | None

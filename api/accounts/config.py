@@ -5,66 +5,28 @@ Agents of the account read answers and dispositions (they use them); admins chan
 
 from __future__ import annotations
 
-from typing import Annotated, Self, TypeVar
+from typing import TypeVar
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.accounts.schemas import (
+    AnswerIn,
+    AnswerOut,
+    AnswerPatch,
+    DispositionIn,
+    DispositionOut,
+    DispositionPatch,
+)
+from api.accounts.service import visible_account
 from api.action_plan import StepIn, StepOut, build_plan, load_plan
-from api.crud import ListOut, Out, apply_patch, ensure_unreferenced, get_or_404, paginate
+from api.crud import ListOut, apply_patch, ensure_unreferenced, get_or_404, paginate
 from api.deps import AdminUser, CurrentUser, PageDep, SessionDep, StaffUser
 from api.errors import invalid, not_found
-from api.routers.accounts import visible_account
 from models import Account, Action, CannedAnswer, Disposition
 
 router = APIRouter(prefix="/api/whatsapp/accounts/{account_id}", tags=["account configuration"])
-
-Name = Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class AnswerIn(BaseModel):
-    name: Name
-    value: str = Field(min_length=1, max_length=4096)
-
-
-class AnswerPatch(BaseModel):
-    name: Name | None = None
-    value: str | None = Field(default=None, min_length=1, max_length=4096)
-
-
-class AnswerOut(Out):
-    id: int
-    account_id: int
-    name: str
-    value: str
-
-
-class DispositionIn(BaseModel):
-    name: Name
-    level: Annotated[int, Field(ge=1, le=3)] = 1
-    parent_id: int | None = None
-
-    @model_validator(mode="after")
-    def _parent_matches_level(self) -> Self:
-        if self.level == 1 and self.parent_id is not None:
-            raise ValueError("a level 1 disposition has no parent")
-        if self.level > 1 and self.parent_id is None:
-            raise ValueError(f"a level {self.level} disposition needs a parent of level {self.level - 1}")
-        return self
-
-
-class DispositionPatch(BaseModel):
-    name: Name
-
-
-class DispositionOut(Out):
-    id: int
-    account_id: int
-    name: str
-    level: int
-    parent_id: int | None
 
 
 OwnedT = TypeVar("OwnedT", CannedAnswer, Disposition)

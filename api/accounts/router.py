@@ -10,26 +10,22 @@ import secrets
 from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, status
-from pydantic import BaseModel, Field
 from sqlalchemy import select
 
-from api.account_schemas import AccountIn, AccountOut, AccountPatch
-from api.account_service import account_out, apply_account, new_account
+from api.accounts.schemas import (
+    AccountIn,
+    AccountOut,
+    AccountPatch,
+    RotatedTokenOut,
+    RotateTokenIn,
+)
+from api.accounts.service import account_out, apply_account, new_account, visible_account
 from api.crud import ListOut, ensure_unreferenced, get_or_404, paginate
 from api.deps import AdminUser, CurrentUser, PageDep, ServicesDep, SessionDep
 from api.directory.membership import add_member_routes
-from api.errors import not_found
-from models import Account, AccountAgent, Interaction, Role, User
+from models import Account, AccountAgent, Interaction, Role
 
 router = APIRouter(prefix="/api/whatsapp/accounts", tags=["accounts"])
-
-
-async def visible_account(session: SessionDep, account_id: int, user: User) -> Account:
-    """The account, if `user` may see it (agents: only their accounts); else 404."""
-    account = await get_or_404(session, Account, account_id, "account")
-    if user.role is Role.agent and await session.get(AccountAgent, (account_id, user.id)) is None:
-        raise not_found("account", account_id)
-    return account
 
 
 @router.get("")
@@ -73,21 +69,6 @@ async def update_account(
     apply_account(account, body, services.secrets)
     await session.flush()
     return account_out(account, services.secrets, admin=True)
-
-
-MAX_OVERLAP_HOURS = 168
-
-
-class RotateTokenIn(BaseModel):
-    overlap_hours: int = Field(
-        default=24, ge=0, le=MAX_OVERLAP_HOURS, description="how long the replaced token keeps working"
-    )
-
-
-class RotatedTokenOut(BaseModel):
-    proxy_token: str
-    receive_url: str
-    previous_token_expires_at: datetime
 
 
 @router.post("/{account_id}/rotate-token")

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from api.account_schemas import (
+from api.accounts.schemas import (
     ASSISTANT_DESTINATIONS,
     MASK,
     AccountIn,
@@ -28,9 +28,11 @@ from api.account_schemas import (
     Video,
     VideoOut,
 )
-from api.errors import invalid, pydantic_error
+from api.crud import get_or_404
+from api.deps import SessionDep
+from api.errors import invalid, not_found, pydantic_error
 from domain.templating import DEFAULT_NOTIFICATION_TEMPLATE
-from models import Account
+from models import Account, AccountAgent, Role, User
 from models.secrets import SecretBox
 from providers import PROVIDERS
 
@@ -261,3 +263,11 @@ def account_out(account: Account, box: SecretBox, *, admin: bool) -> AccountOut:
             metadata=account.video_metadata,
         ),
     )
+
+
+async def visible_account(session: SessionDep, account_id: int, user: User) -> Account:
+    """The account, if `user` may see it (agents: only their accounts); else 404."""
+    account = await get_or_404(session, Account, account_id, "account")
+    if user.role is Role.agent and await session.get(AccountAgent, (account_id, user.id)) is None:
+        raise not_found("account", account_id)
+    return account
