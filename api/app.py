@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI
 from temporalio.client import Client
 
+from api import auth, operations
 from api.accounts import config as account_config
 from api.accounts import router as accounts
 from api.deps import Services
@@ -22,10 +23,8 @@ from api.metrics import ApiMetrics, MetricsMiddleware
 from api.pages import mount_pages
 from api.routers import (
     agents,
-    auth,
     interaction_tools,
     interactions,
-    operations,
     replies,
     routing,
     uploads,

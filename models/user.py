@@ -67,7 +67,7 @@ class StreamTicket(Base):
 
 class LoginFailure(Base):
     """Login attempts not (yet) proven good, per key (`user:<name>` or `address:<ip>`) in a
-    fixed window, kept in PostgreSQL so the limit holds across every API process (api.routers.auth)."""
+    fixed window, kept in PostgreSQL so the limit holds across every API process (api.auth)."""
 
     __tablename__ = "login_failures"
 

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import threading
 
-from api import security
-from api.routers import auth
+from api import auth, security
 from tests.conftest import ADMIN_PASSWORD
 from tests.helpers import db
 
