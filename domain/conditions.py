@@ -1,4 +1,4 @@
-"""Conditions: the field/operator vocabulary shared by `gotoif` steps and the supervisor search.
+"""Conditions: the field/operator vocabulary of `gotoif` steps, evaluated on the interaction's facts.
 
 A condition is ``{"match": "all"|"any", "rules": [{"field", "operator", "value", "disabled"?}]}``.
 Evaluation is pure: the caller supplies the facts (field → text, or list of texts for tags).
