@@ -3,7 +3,7 @@ interactions of the accounts they belong to."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -11,12 +11,14 @@ from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, Field
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from api.crud import ListOut, Out, paginate, paginate_rows
 from api.deps import CurrentUser, PageDep, ServicesDep, SessionDep
 from api.errors import not_found
+from domain.window import window_closes_at
 from models import (
     Account,
     AccountAgent,
@@ -24,9 +26,11 @@ from models import (
     DeliveryStatus,
     Direction,
     Interaction,
+    InteractionEvent,
     InteractionStatus,
     Message,
     MessageType,
+    Queue,
     Role,
     User,
 )
@@ -34,9 +38,6 @@ from models.interaction import ACTIVE
 from workflows.ids import interaction_workflow_id
 
 router = APIRouter(prefix="/api/whatsapp/interactions", tags=["interactions"])
-
-# WhatsApp's customer service window: free-form replies only within 24 h of the customer's last message.
-SERVICE_WINDOW = timedelta(hours=24)
 
 
 class ContactOut(Out):
@@ -123,10 +124,6 @@ def interaction_out(interaction: Interaction, account_key: str, contact: Contact
     )
 
 
-def window_closes_at(last_inbound_at: datetime | None) -> datetime | None:
-    return last_inbound_at + SERVICE_WINDOW if last_inbound_at is not None else None
-
-
 async def visible_interaction(session: AsyncSession, interaction_id: int, user: User) -> InteractionOut:
     row = (await session.execute(visible(user).where(Interaction.id == interaction_id))).first()
     if row is None:
@@ -183,6 +180,72 @@ async def list_messages(
     query = select(Message).where(Message.interaction_id == interaction_id).order_by(Message.id)
     count, rows = await paginate(session, query, page)
     return ListOut(count=count, rows=[MessageOut.model_validate(row) for row in rows])
+
+
+class TimelineEventOut(BaseModel):
+    id: int
+    interaction_id: int
+    at: datetime
+    kind: str = Field(
+        description="what happened: accepted, transfer, transfer_returned, transfer_void, released, tags, "
+        "note, video_call, closed, disposed, message_out, message_retried, autoreply, routing_error, "
+        "plan_error, step_skipped, ... (new kinds may appear: show an unknown one by its name)"
+    )
+    actor_id: int | None = Field(
+        description="the user who did it (for a transfer, the owner who asked for it); null for routing"
+    )
+    actor_name: str | None = Field(description="that user's full name, else its username")
+    agent_name: str | None = Field(description="the agent `data.agent_id` names (a transfer's target)")
+    queue_name: str | None = Field(description="the queue `data.queue_id` names")
+    data: dict[str, Any] = Field(
+        description="the kind's facts, e.g. transfer {from, agent_id, queue_id}, tags {add, remove}, "
+        "closed/disposed {disposition_id}, video_call {meeting_id, join_url, customer_url}; "
+        "events about a message carry its message_id"
+    )
+
+
+@router.get("/{interaction_id}/timeline")
+async def list_timeline(
+    interaction_id: int, user: CurrentUser, session: SessionDep, page: PageDep
+) -> ListOut[TimelineEventOut]:
+    """What happened to the interaction besides its messages (offers accepted, transfers, tags,
+    notes, video calls, close and disposition, routing trouble), oldest first, paged like
+    `/messages`, to whoever may read its messages. Reading it marks nothing read."""
+    await visible_interaction(session, interaction_id, user)
+    actor, agent = aliased(User), aliased(User)
+    actor_id = func.coalesce(InteractionEvent.actor_id, InteractionEvent.data["from"].as_integer())
+    query = (
+        select(
+            InteractionEvent,
+            actor.id,
+            func.coalesce(func.nullif(actor.full_name, ""), actor.username),
+            func.coalesce(func.nullif(agent.full_name, ""), agent.username),
+            Queue.name,
+        )
+        .outerjoin(actor, actor.id == actor_id)
+        .outerjoin(agent, agent.id == InteractionEvent.data["agent_id"].as_integer())
+        .outerjoin(Queue, Queue.id == InteractionEvent.data["queue_id"].as_integer())
+        .where(InteractionEvent.interaction_id == interaction_id)
+        .order_by(InteractionEvent.at, InteractionEvent.id)
+    )
+    count, rows = await paginate_rows(session, query, page)
+    return ListOut(
+        count=count,
+        rows=[
+            TimelineEventOut(
+                id=event.id,
+                interaction_id=event.interaction_id,
+                at=event.at,
+                kind=event.kind,
+                actor_id=actor_of,
+                actor_name=actor_name,
+                agent_name=agent_name,
+                queue_name=queue_name,
+                data=event.data or {},
+            )
+            for event, actor_of, actor_name, agent_name, queue_name in rows
+        ],
+    )
 
 
 @router.get("/{interaction_id}/messages/{message_id}/media", response_class=FileResponse)

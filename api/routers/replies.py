@@ -16,7 +16,7 @@ provider call (409 `outside_service_window`, with when it closed); a template ma
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated, Self
 
 from fastapi import APIRouter, status
@@ -28,6 +28,7 @@ from api.dispatch import commit_then_update
 from api.errors import AppError, conflict, forbidden, not_found
 from api.routers.interactions import MessageOut, visible_interaction
 from domain.templating import render, variables
+from domain.window import window_closes_at, window_open
 from models import (
     Account,
     Contact,
@@ -50,7 +51,6 @@ log = logging.getLogger(__name__)
 
 router = APIRouter(prefix="/api/whatsapp/interactions", tags=["replies"])
 
-SERVICE_WINDOW = timedelta(hours=24)
 NOT_SENDABLE = AppError(
     409, "interaction_closed", "the interaction is closed: nothing more can be sent in it"
 )
@@ -198,9 +198,8 @@ async def sendable(session: SessionDep, interaction_id: int, user: User) -> tupl
 
 
 def inside_window(interaction: Interaction) -> None:
-    last = interaction.last_inbound_at
-    closed_at = last + SERVICE_WINDOW if last is not None else None
-    if closed_at is None or closed_at <= datetime.now(UTC):
+    if not window_open(interaction.last_inbound_at):
+        closed_at = window_closes_at(interaction.last_inbound_at)
         since = f"it closed at {closed_at.isoformat()}" if closed_at else "the contact never wrote"
         raise AppError(
             409,

@@ -1,5 +1,6 @@
 """The API additions the agent desk relies on: `window_closes_at` on the interaction, the
-owner's transfer targets, `message_status` on the owner's stream, and the pages' headers."""
+owner's transfer targets, `message_status` on the owner's stream, the timeline, and the pages'
+headers."""
 
 from __future__ import annotations
 
@@ -109,6 +110,33 @@ async def test_the_owner_hears_each_status_change_of_its_messages(api, client, a
         assert failed["message_id"] == failing.json()["id"]
         assert failed["error_code"] == "21211"
         assert "Invalid" in failed["error_text"]
+
+
+async def test_the_timeline_lists_what_happened_with_who_did_it(api, client, admin, fakes, worker):
+    floor, ann, interaction = await owned_by_ann(api, client, admin, fakes)
+    await client.patch(f"/api/users/{ann.id}", json={"full_name": "Ann Agent"}, headers=admin)
+    path = f"/api/whatsapp/interactions/{interaction['id']}"
+    await client.post(f"{path}/tags", json={"add": ["vip"]}, headers=ann.headers)
+    await client.post(f"{path}/notes", json={"text": "in a hurry"}, headers=ann.headers)
+
+    timeline = (await client.get(f"{path}/timeline", headers=ann.headers)).json()
+    kinds = [row["kind"] for row in timeline["rows"]]
+    assert kinds[-3:] == ["accepted", "tags", "note"]
+    assert timeline["count"] == len(kinds)
+    accepted, tagged, _ = timeline["rows"][-3:]
+    assert (accepted["actor_id"], accepted["actor_name"]) == (ann.id, "Ann Agent")
+    assert tagged["data"] == {"add": ["vip"], "remove": []}
+    assert datetime.fromisoformat(accepted["at"]) <= datetime.fromisoformat(tagged["at"])
+
+    page = (await client.get(f"{path}/timeline?limit=1&offset={len(kinds) - 2}", headers=ann.headers)).json()
+    assert (page["count"], [row["kind"] for row in page["rows"]]) == (len(kinds), ["tags"])
+    # Who may read the messages may read the timeline: any agent of the account, staff; nobody else.
+    assert (await client.get(f"{path}/timeline", headers=floor.agents["bob"].headers)).status_code == 200
+    assert (await client.get(f"{path}/timeline", headers=admin)).json()["count"] == len(kinds)
+    _, outsider = await api.user(admin, "dan")
+    response = await client.get(f"{path}/timeline", headers=outsider)
+    assert (response.status_code, response.json()["error"]["code"]) == (404, "not_found")
+    assert (await client.get(f"{path}/timeline")).status_code == 401
 
 
 async def test_the_desk_is_served_with_a_same_origin_policy(client):
