@@ -15,12 +15,12 @@ import anyio
 from fastapi import APIRouter, BackgroundTasks, Depends, Query
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, model_validator
+from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import delete, func, select, update
 
 from activities.dispatch import wake_waiting
 from api.deps import CurrentUser, ServicesDep, SessionDep, bearer, user_for_token
-from api.errors import AppError, conflict, invalid
+from api.errors import AppError, invalid
 from api.events import RESYNC
 from models import (
     AccountAgent,
@@ -62,11 +62,18 @@ class MeOut(BaseModel):
     whatsapp_capacity: int
     account_ids: list[int]
     queue_ids: list[int]
+    owed_dispositions: list[int] = Field(
+        description="ids of the interactions this agent closed without the disposition their account "
+        "demands: until each is disposed (`POST /api/whatsapp/interactions/{id}/dispose`) the agent "
+        "stays in the account's disposition pause and a status change answers 409 "
+        "`disposition_required`"
+    )
 
 
 async def _me(session: SessionDep, user: CurrentUser) -> MeOut:
     accounts = await session.scalars(select(AccountAgent.account_id).where(AccountAgent.user_id == user.id))
     queues = await session.scalars(select(QueueAgent.queue_id).where(QueueAgent.user_id == user.id))
+    owed = await session.scalars(owed_dispositions(user.id)) if user.status_before_disposition else ()
     return MeOut(
         id=user.id,
         username=user.username,
@@ -78,6 +85,7 @@ async def _me(session: SessionDep, user: CurrentUser) -> MeOut:
         whatsapp_capacity=user.whatsapp_capacity,
         account_ids=sorted(accounts),
         queue_ids=sorted(queues),
+        owed_dispositions=list(owed),
     )
 
 
@@ -86,7 +94,16 @@ async def get_me(user: CurrentUser, session: SessionDep) -> MeOut:
     return await _me(session, user)
 
 
-@router.put("/me/status")
+@router.put(
+    "/me/status",
+    responses={
+        409: {
+            "description": "`disposition_required`: a mandatory disposition is owed first; the error's "
+            "`details.interaction_ids` lists the interactions to dispose (as `owed_dispositions` of "
+            "`GET /api/agents/me` does)"
+        }
+    },
+)
 async def set_my_status(
     body: StatusIn, user: CurrentUser, session: SessionDep, services: ServicesDep, background: BackgroundTasks
 ) -> MeOut:
@@ -115,9 +132,11 @@ async def _ensure_nothing_to_dispose(session: SessionDep, user: User) -> None:
     if not owed:  # nothing left to dispose (the account stopped demanding it): the pause is over
         user.status_before_disposition = None
         return
-    raise conflict(
+    raise AppError(
+        409,
+        "disposition_required",
         f"awaiting a mandatory disposition: interaction {', '.join(map(str, owed))}; dispose first",
-        code="disposition_required",
+        details={"interaction_ids": list(owed)},
     )
 
 

@@ -63,12 +63,15 @@ async def test_no_status_change_while_a_mandatory_disposition_is_owed(
         error = response.json()["error"]
         assert error["code"] == "disposition_required"
         assert str(interaction["id"]) in error["message"]
+        assert error["details"] == {"interaction_ids": [interaction["id"]]}
     me = (await client.get("/api/agents/me", headers=ann.headers)).json()
     assert (me["status"], me["pause_id"]) == ("paused", pause["id"])
+    assert me["owed_dispositions"] == [interaction["id"]]
 
     path = f"/api/whatsapp/interactions/{interaction['id']}/dispose"
     response = await client.post(path, json={"disposition_id": sold["id"]}, headers=ann.headers)
     assert response.json()["agent_status"] == "online"
+    assert (await client.get("/api/agents/me", headers=ann.headers)).json()["owed_dispositions"] == []
     assert (await set_status(client, ann, "offline")).status_code == 200
     assert (await set_status(client, ann, "online")).status_code == 200
 
