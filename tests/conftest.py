@@ -104,6 +104,7 @@ def fakes(fake_server: FakeProviders) -> FakeProviders:
     """The fake provider APIs, with this test's requests and scripted failures only."""
     fake_server.requests.clear()
     fake_server.fail_next.clear()
+    fake_server.refusing.clear()
     fake_server.revoked_tokens.clear()
     fake_server.hang_next.clear()
     return fake_server

@@ -2,8 +2,9 @@
 chat-completions endpoint, on loopback, speaking their wire formats.
 
 Every request is recorded (path, headers, parsed body) so tests assert what Shareline sent.
-A test scripts failures by pushing (status, json body, headers) onto `fail_next[route]`, and
-a hang by putting seconds in `hang_next[route]`.
+A test scripts failures by pushing (status, json body, headers) onto `fail_next[route]` (one
+request each), refuses every request to a route with `refusing[route] = (status, body, headers)`
+until it deletes the entry, and scripts a hang by putting seconds in `hang_next[route]`.
 Credentials are checked the way the real APIs check them; a wrong one gets the real error shape.
 """
 
@@ -47,6 +48,7 @@ class FakeProviders:
     fail_next: dict[str, deque[tuple[int, Any, dict[str, str]]]] = field(
         default_factory=lambda: defaultdict(deque)
     )
+    refusing: dict[str, tuple[int, Any, dict[str, str]]] = field(default_factory=dict)
     hang_next: dict[str, float] = field(default_factory=dict)
     issued_tokens: list[str] = field(default_factory=list)
     revoked_tokens: set[str] = field(default_factory=set)
@@ -70,6 +72,9 @@ class FakeProviders:
     def _scripted(self, route: str) -> Response | None:
         if self.fail_next[route]:
             status, body, headers = self.fail_next[route].popleft()
+            return JSONResponse(body, status_code=status, headers=headers)
+        if route in self.refusing:
+            status, body, headers = self.refusing[route]
             return JSONResponse(body, status_code=status, headers=headers)
         return None
 

@@ -63,6 +63,12 @@ async def go_online(page: Page) -> None:
     )
 
 
+async def take_the_offer(page: Page) -> None:
+    offer = page.get_by_role("article", name=re.compile("Offer from"))
+    await offer.get_by_role("button", name="Accept").click()
+    await expect(page.get_by_role("region", name="Thread")).to_be_visible()
+
+
 def provider_id(settings, message_text: str) -> str:
     with db(settings) as conn:
         row = conn.execute(
@@ -126,6 +132,13 @@ async def test_a_shift_at_the_desk(api, client, admin, fakes, worker, settings, 
     await ann.get_by_role("textbox", name="New tag").fill("vip")
     await ann.get_by_role("button", name="Add tag").click()
     await expect(ann.get_by_role("button", name="Remove tag vip")).to_be_visible()
+    # Timeline events sit in the thread in time order, apart from messages, with who and when.
+    tagged = log.get_by_role("listitem").filter(has_text="Ann Agent tagged vip")
+    await expect(tagged).to_have_class(re.compile(r"\bevent\b"))
+    await expect(tagged.locator(".event-time")).to_have_text(re.compile(r"\d"))
+    await expect(
+        log.get_by_role("listitem").filter(has_text="Ann Agent accepted the conversation")
+    ).to_be_visible()
     await shot(ann, "thread")
 
     bob = await new_page()
@@ -138,7 +151,16 @@ async def test_a_shift_at_the_desk(api, client, admin, fakes, worker, settings, 
     await transfer.get_by_role("button", name="Bob Agent (online)").click()
     bob_offer = bob.get_by_role("article", name=re.compile("Offer from"))
     await bob_offer.get_by_role("button", name="Accept").click()
-    await expect(bob.get_by_role("log", name="Messages")).to_contain_text("Customer sounds in a hurry")
+    bob_log = bob.get_by_role("log", name="Messages")
+    await expect(bob_log).to_contain_text("Customer sounds in a hurry")
+    await expect(
+        bob_log.get_by_role("listitem").filter(has_text="Bob Agent accepted the conversation")
+    ).to_be_visible()
+    seen = await bob_log.get_by_role("listitem").all_inner_texts()
+    order = [next(i for i, text in enumerate(seen) if part in text) for part in (
+        "I would like to know", "Ann Agent accepted", "Customer sounds in a hurry", "Ann Agent tagged vip",
+        "Ann Agent transferred to Bob Agent", "Bob Agent accepted")]  # fmt: skip
+    assert order == sorted(order), seen
     await expect(ann.get_by_role("region", name="Thread")).to_be_hidden()  # no longer ann's
 
     await bob.get_by_role("button", name="Close", exact=True).click()

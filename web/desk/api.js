@@ -5,11 +5,12 @@
 const TOKEN_KEY = "shareline.token";
 
 export class ApiError extends Error {
-  constructor(status, code, message, fields) {
+  constructor(status, code, message, fields, details) {
     super(message);
     this.status = status;
     this.code = code;
     this.fields = fields || {};
+    this.details = details || {}; // facts a client acts on, e.g. disposition_required's interaction_ids
   }
 }
 
@@ -45,7 +46,7 @@ export async function request(method, path, body, { raw = false } = {}) {
       /* not JSON: keep the status line */
     }
     throw new ApiError(response.status, error.code || "http_" + response.status,
-      error.message || response.statusText, error.fields);
+      error.message || response.statusText, error.fields, error.details);
   }
   if (raw) return response;
   if (response.status === 204) return null;

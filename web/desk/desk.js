@@ -15,6 +15,7 @@ class Desk {
     this.conversations = new Map();
     this.dispositions = new Map(); // account_id -> rows
     this.owed = [];
+    this.presenceChanges = 0; // a reading of /me older than the agent's last click must not undo it
     this.selected = null;
     this.offers = new Offers((id) => this.afterAccept(id));
     this.thread = new Thread(this);
@@ -107,9 +108,10 @@ class Desk {
   // Everything the desk shows, read again: called on every (re)connect and on resync.
   async rebuild() {
     this.offers.clear(); // the stream replays the live ones right after `ready`
+    const changes = this.presenceChanges;
     const [me, accounts, pauses] = await Promise.all([
       api.get("/api/agents/me"), api.get("/api/whatsapp/accounts?limit=1000"), api.get("/api/pauses?limit=1000")]);
-    this.me = me;
+    this.takeMe(me, changes);
     this.accounts = new Map(accounts.rows.map((a) => [a.id, a]));
     this.pauses = pauses.rows;
     this.renderPresence();
@@ -129,7 +131,22 @@ class Desk {
     }
     const pause = this.pauses.find((p) => p.id === this.me.pause_id);
     $("presence-text").textContent = this.me.status === "paused" && pause ? `(${pause.name})` : "";
-    $("owed").hidden = !this.owed.length;
+    const owed = this.owed.length;
+    $("owed-text").textContent = owed === 1 ? "A disposition is owed before you can change status."
+      : `${owed} dispositions are owed before you can change status.`;
+    $("owed").hidden = !owed;
+  }
+
+  async refreshMe() {
+    const changes = this.presenceChanges;
+    this.takeMe(await api.get("/api/agents/me"), changes);
+    this.renderPresence();
+  }
+
+  takeMe(me, changes) {
+    if (changes !== this.presenceChanges) return; // read before a status change the agent made since
+    this.me = me;
+    this.owed = me.owed_dispositions;
   }
 
   choosePresence(status) {
@@ -141,15 +158,14 @@ class Desk {
   }
 
   async setPresence(status, pauseId) {
+    this.presenceChanges += 1;
     try {
       this.me = await api.put("/api/agents/me/status", pauseId ? { status, pause_id: pauseId } : { status });
-      this.owed = [];
+      this.owed = this.me.owed_dispositions;
       announce(`You are ${status}`);
     } catch (error) {
       if (error.code !== "disposition_required") return announce(error.message);
-      const listed = /interactions? ([\d, ]+)/.exec(error.message);
-      this.owed = listed ? listed[1].split(",").map((n) => Number(n.trim())).filter(Boolean) : [];
-      $("owed-text").textContent = `A disposition is owed before you can change status (${error.message}).`;
+      this.owed = error.details.interaction_ids || [];
     }
     this.renderPresence();
   }
@@ -160,10 +176,12 @@ class Desk {
     const interaction = await api.get(interactionPath(id));
     const chosen = await this.pickDisposition(interaction, { closing: false });
     if (chosen === null) return;
-    await api.post(interactionPath(id, "/dispose"), { disposition_id: chosen });
-    this.owed.shift();
-    this.me = await api.get("/api/agents/me");
-    this.renderPresence();
+    try {
+      await api.post(interactionPath(id, "/dispose"), { disposition_id: chosen });
+    } catch (error) {
+      return announce(error.message);
+    }
+    await this.refreshMe();
     announce("Disposition recorded");
   }
 
@@ -248,6 +266,8 @@ class Desk {
         this.select(null);
         announce("That conversation is no longer yours");
       }
+      // closed elsewhere (another tab, a supervisor, the plan): a disposition may be owed now
+      if (interaction?.status === "closed") await this.refreshMe();
     }
     this.renderConversations();
   }
@@ -295,6 +315,7 @@ class Desk {
       this.conversations.delete(interaction.id);
       this.select(null);
       announce("Conversation closed");
+      await this.refreshMe();
     } catch (error) {
       $("composer-error").textContent = error.message;
     }

@@ -1,12 +1,43 @@
-// One conversation: its messages (latest page first, older pages on scroll), live delivery
-// statuses, the composer (drafts per conversation, Note mode, canned answers, attachments,
+// One conversation: its messages (latest page first, older pages on scroll) and timeline events
+// (transfers, tags, video calls, close...) in time order, live delivery statuses, the composer (drafts per conversation, Note mode, canned answers, attachments,
 // the closed 24-hour window) and the actions (transfer, close, tags, video, assistant).
 
 import { api, interactionPath } from "./api.js";
 import { $, el, announce, time, left, contactName } from "./util.js";
 
 const PAGE = 50;
+const EVENTS_PAGE = 200;
 const DRAFTS_KEY = "shareline.drafts";
+const HIDDEN_EVENTS = new Set(["noop", "step_skipped"]); // the plan's inner workings
+
+// What a timeline event says, or null for one the thread shows otherwise (a message's events).
+function eventText(e) {
+  if (e.data.message_id !== undefined || HIDDEN_EVENTS.has(e.kind)) return null;
+  const actor = e.actor_name;
+  const by = (verb, fallback) => (actor ? `${actor} ${verb}` : fallback);
+  const list = (items) => (items || []).join(", ");
+  switch (e.kind) {
+    case "accepted": return by("accepted the conversation", "Assigned");
+    case "transfer": {
+      const target = e.agent_name || (e.queue_name ? `queue ${e.queue_name}` : "another agent");
+      return by(`transferred to ${target}`, `Transferred to ${target}`);
+    }
+    case "transfer_returned": return "Nobody took the transfer: back with its owner";
+    case "transfer_void": return "Transfer cancelled: the owner had changed";
+    case "released": return "The owner was away: offered to others";
+    case "tags": {
+      const parts = [e.data.add?.length ? `tagged ${list(e.data.add)}` : "",
+        e.data.remove?.length ? `removed tag ${list(e.data.remove)}` : ""].filter(Boolean).join(", ");
+      return by(parts, `Tags: ${parts}`);
+    }
+    case "video_call": return by("started a video call", "Video call started");
+    case "closed": return by("closed the conversation", "Closed by the action plan");
+    case "disposed": return by("recorded the disposition", "Disposition recorded");
+    case "routing_error": return `Routing problem: ${e.data.reason ?? ""}`;
+    case "plan_error": return `Action plan stopped: ${e.data.reason ?? ""}`;
+    default: return by(e.kind.replaceAll("_", " "), e.kind.replaceAll("_", " "));
+  }
+}
 
 function loadDrafts() {
   try { return new Map(JSON.parse(sessionStorage.getItem(DRAFTS_KEY) || "[]")); } catch { return new Map(); }
@@ -17,6 +48,7 @@ export class Thread {
     this.desk = desk;
     this.interaction = null;
     this.messages = new Map(); // id -> message
+    this.eventsSeen = 0; // timeline events read so far (they are only ever added)
     this.offset = 0; // index of the oldest loaded message
     this.total = 0;
     this.loadingOlder = false;
@@ -63,6 +95,7 @@ export class Thread {
     if (this.id !== interaction.id) {
       this.saveDraft();
       this.messages.clear();
+      this.eventsSeen = 0;
       this.blobs.forEach((url) => URL.revokeObjectURL(url));
       this.blobs = [];
       $("messages").replaceChildren();
@@ -74,6 +107,7 @@ export class Thread {
     this.interaction = interaction;
     this.showHeader();
     await this.loadLatest();
+    await this.loadTimeline();
   }
 
   close() {
@@ -92,6 +126,7 @@ export class Thread {
     if (interaction.id !== this.id) return;
     this.interaction = interaction;
     this.showHeader();
+    this.loadTimeline();
   }
 
   account() { return this.desk.accounts.get(this.interaction.account_id) || {}; }
@@ -126,6 +161,10 @@ export class Thread {
     $("recontact").hidden = !recontact;
     $("send").disabled = !open && !this.noteMode;
     $("attach").disabled = !open || this.noteMode;
+    if (!this.noteMode) {
+      $("composer-text").placeholder = open ? "Type a reply — Enter sends, / for canned answers"
+        : "The 24-hour window is closed: write a Note, or send the recontact template";
+    }
   }
 
   setNoteMode(on) {
@@ -181,9 +220,45 @@ export class Thread {
     const node = this.render(message);
     const existing = document.getElementById(`m-${message.id}`);
     if (existing) existing.replaceWith(node);
-    else if (prepend) $("messages").prepend(node);
-    else $("messages").append(node);
+    else this.place(node);
     if (!known && !prepend && message.direction === "in") announce(`Message: ${message.text}`);
+  }
+
+  // Messages and events in time order, whichever page of either arrived first.
+  place(node) {
+    const at = Number(node.dataset.at);
+    let before = $("messages").lastElementChild;
+    while (before && Number(before.dataset.at) > at) before = before.previousElementSibling;
+    if (before) before.after(node); else $("messages").prepend(node);
+  }
+
+  // One read at a time (they page on from `eventsSeen`), each after the one before.
+  loadTimeline() {
+    this.timelineRead = (this.timelineRead || Promise.resolve()).catch(() => {}).then(() => this.readTimeline());
+    return this.timelineRead;
+  }
+
+  async readTimeline() {
+    const id = this.id;
+    if (!id) return;
+    const list = $("messages");
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+    for (;;) {
+      const page = await api.get(interactionPath(id, `/timeline?limit=${EVENTS_PAGE}&offset=${this.eventsSeen}`));
+      if (id !== this.id) return;
+      this.eventsSeen += page.rows.length;
+      for (const event of page.rows) {
+        const text = eventText(event);
+        if (text !== null && !document.getElementById(`e-${event.id}`)) this.place(this.renderEvent(event, text));
+      }
+      if (page.rows.length < EVENTS_PAGE) break;
+    }
+    if (atBottom) list.scrollTop = list.scrollHeight;
+  }
+
+  renderEvent(e, text) {
+    return el("li", { id: `e-${e.id}`, class: "event", dataset: { at: Date.parse(e.at), kind: e.kind } },
+      el("span", { class: "event-text", text }), el("span", { class: "event-time", text: time(e.at) }));
   }
 
   status(event) {
@@ -208,7 +283,8 @@ export class Thread {
     } else {
       body.append(el("p", { text: m.text || (m.type === "text" ? "" : `[${m.type}]`) }));
     }
-    const meta = el("div", { class: "meta" }, el("span", { text: `${who} · ${time(m.created_at)}` }));
+    const written = m.direction === "in" ? m.sent_at || m.created_at : m.created_at; // the customer's clock
+    const meta = el("div", { class: "meta" }, el("span", { text: `${who} · ${time(written)}` }));
     if (m.direction === "out" && m.status) {
       const status = el("span", { class: `status status-${m.status}`, text: m.status });
       meta.append(status);
@@ -218,7 +294,7 @@ export class Thread {
       }
     }
     return el("li", { id: `m-${m.id}`, class: `message ${m.direction}`,
-      dataset: { status: m.status || "" } }, body, meta);
+      dataset: { status: m.status || "", at: Date.parse(m.created_at) } }, body, meta);
   }
 
   async mediaUrl(m) {
@@ -343,6 +419,7 @@ export class Thread {
           await api.post(interactionPath(id, "/transfer"), body);
           announce(`Transferring to ${label}`);
           $("thread-window").textContent = `transferring to ${label}…`;
+          await this.loadTimeline();
         } catch (error) { this.fail(error); }
       } }));
     const agents = targets.agents.map((a) => choose({ agent_id: a.id },
@@ -359,6 +436,7 @@ export class Thread {
       if (Array.isArray(result?.tags)) this.interaction.tags = result.tags;
       else this.interaction = await api.get(interactionPath(this.id));
       this.showHeader();
+      await this.loadTimeline();
     } catch (error) { this.fail(error); }
   }
 
@@ -377,6 +455,7 @@ export class Thread {
         rel: "noopener noreferrer", text: "Join video call" }));
       link.hidden = false;
       this.put(call.message);
+      await this.loadTimeline();
     } catch (error) { this.fail(error); }
   }
 

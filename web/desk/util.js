@@ -27,8 +27,14 @@ export function announce(text) {
   setTimeout(() => { live.textContent = text; }, 30);
 }
 
-export const time = (iso) =>
-  iso ? new Date(iso).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "";
+// The time of day, with the date in front when it is not today's.
+export function time(iso) {
+  if (!iso) return "";
+  const at = new Date(iso);
+  const clock = at.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+  if (at.toDateString() === new Date().toDateString()) return clock;
+  return `${at.toLocaleDateString([], { day: "numeric", month: "short" })} ${clock}`;
+}
 
 export function left(ms) {
   if (ms <= 0) return "window closed";
