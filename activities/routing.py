@@ -8,7 +8,7 @@ should see is followed by a NOTIFY in the same transaction (models.events).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, delete, exists, func, select, update
@@ -17,8 +17,8 @@ from temporalio import activity
 from temporalio.client import Client
 
 from activities.common import timeline
-from activities.dispatch import wake_waiting
 from domain.conditions import Condition, condition_holds
+from domain.dispatch import wake_waiting
 from domain.templating import render
 from domain.templating import variables as template_variables
 from models import (
@@ -44,6 +44,7 @@ from models import (
 from models.events import notify_agents, notify_relay
 from models.interaction import Direction, change_tags, open_count
 from models.interval import interval_contains
+from models.routing import PRESENCE_WINDOW
 
 
 @dataclass
@@ -232,9 +233,6 @@ class CloseInteraction:
     disposition_id: int | None = None
     actor_id: int | None = None
 
-
-# An agent session that sent no heartbeat for this long belongs to a closed tab.
-PRESENCE_WINDOW = timedelta(seconds=45)
 
 ROUTING_ACTIVITIES = (
     "load_plan",

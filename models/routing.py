@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -97,6 +97,10 @@ class QueueWait(Base):
     agent_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     workflow_id: Mapped[str] = mapped_column(String(200))
     waiting_since: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+# An agent session that sent no heartbeat for this long belongs to a closed tab.
+PRESENCE_WINDOW = timedelta(seconds=45)
 
 
 class AgentSession(Base):

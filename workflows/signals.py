@@ -1,5 +1,5 @@
 """Payloads of the interaction workflow's signals, importable without the workflow (and so
-without its activities) by whoever sends them: the webhook and the dispatcher."""
+without its activities) by whoever sends them: the inbound relay and dispatch (domain.dispatch)."""
 
 from __future__ import annotations
 

@@ -10,12 +10,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import InstrumentedAttribute
 
-from activities.dispatch import wake_waiting
 from api.crud import ListOut, get_or_404, paginate
 from api.deps import AdminUser, PageDep, ServicesDep, SessionDep, StaffUser
 from api.directory.schemas import UserOut
 from api.directory.service import ensure_owns_no_open_interactions
 from api.errors import invalid, not_found
+from domain.dispatch import wake_waiting
 from models import AccountAgent, Base, Interaction, User
 
 # Memberships through which an agent sees interactions (api.routers.interactions.visible), and the

@@ -5,13 +5,13 @@ from __future__ import annotations
 from fastapi import APIRouter, BackgroundTasks, status
 from sqlalchemy import select
 
-from activities.dispatch import wake_waiting
 from api.crud import ListOut, apply_patch, ensure_unreferenced, get_or_404, paginate
 from api.deps import AdminUser, PageDep, ServicesDep, SessionDep, StaffUser
 from api.directory.schemas import UserIn, UserOut, UserPatch
 from api.directory.service import ensure_owns_no_open_interactions
 from api.errors import conflict, invalid
 from api.security import hash_password
+from domain.dispatch import wake_waiting
 from models import Account, Action, Role, User
 
 router = APIRouter(prefix="/api/users", tags=["users"])

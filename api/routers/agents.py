@@ -18,10 +18,10 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import delete, func, select, update
 
-from activities.dispatch import wake_waiting
 from api.deps import CurrentUser, ServicesDep, SessionDep, bearer, user_for_token
 from api.errors import AppError, invalid
 from api.events import RESYNC
+from domain.dispatch import wake_waiting
 from models import (
     AccountAgent,
     AgentSession,

@@ -15,12 +15,11 @@ from fastapi import APIRouter, BackgroundTasks
 from pydantic import BaseModel, model_validator
 from sqlalchemy import exists, func, select
 
-from activities.dispatch import wake_waiting
-from activities.routing import PRESENCE_WINDOW
 from api.deps import CurrentUser, ServicesDep, SessionDep
 from api.dispatch import commit_then_update
 from api.errors import AppError, conflict, forbidden, invalid
 from api.routers.interactions import visible_interaction
+from domain.dispatch import wake_waiting
 from models import (
     Account,
     AccountAgent,
@@ -35,7 +34,7 @@ from models import (
     User,
     UserStatus,
 )
-from models.routing import owed_dispositions
+from models.routing import PRESENCE_WINDOW, owed_dispositions
 from workflows.interaction import CloseRequest, InteractionWorkflow, OfferAnswer, TransferRequest
 
 router = APIRouter(prefix="/api/whatsapp/interactions", tags=["routing"])

@@ -1,10 +1,13 @@
-"""Waking waiting interactions when an agent becomes eligible (fairness across queues).
+"""Dispatch: waking the interactions that wait for an agent who became eligible.
 
-Called after an agent goes online, an interaction closes (capacity freed), an admin changes the
-agent's capacity, or adds it to an account or queue. It signals `agent_available` to as many
-waiting interactions as the agent has free capacity, in `models.routing.waits_for_agent` order;
-each re-offers at once, so no interaction waits while an eligible agent sits idle. The signal is
-a hint: each workflow re-checks eligibility itself.
+"Dispatch" in Shareline means this and only this: the `queue_waits` table (models.routing, one row
+per interaction waiting in a queue or for a named agent) and the wake-up below, which the API and
+the close activity call after an agent goes online, an interaction closes (capacity freed), an
+admin changes the agent's capacity, or adds it to an account or queue. It signals `agent_available`
+to as many waiting interactions as the agent has free capacity, in `models.routing.waits_for_agent`
+order; each re-offers at once, so no interaction waits while an eligible agent sits idle. The
+signal is a hint: each workflow re-checks eligibility itself. Not an activity: it runs in the API
+and inside activities, wherever an agent's eligibility changed.
 """
 
 from __future__ import annotations
