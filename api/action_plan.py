@@ -1,79 +1,26 @@
-"""The ordered action plan of an account: step shapes, and the checks that need the database.
-
-Steps are numbered from 1 in the order given; `gotoif` and `gotop` name those numbers.
+"""The ordered action plan of an account as the API takes and shows it, and the checks that need
+the database. Each application's parameters are defined once, in domain.plan.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import invalid, validation_fields
-from domain.conditions import Condition
+from domain.plan import (
+    PARAMS,
+    AgentParams,
+    CloseParams,
+    GotoifParams,
+    IntervalCondition,
+    QueueParams,
+    jumps,
+    load_steps,
+)
 from models import AccountAgent, Action, Application, Disposition, Interval, Queue
-
-Timeout = Annotated[int, Field(ge=1, le=2147483)]
-Step = Annotated[int, Field(ge=1)]
-
-
-class _Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class AgentParams(_Params):
-    agent_id: int
-    timeout: Timeout = 10
-
-
-class QueueParams(_Params):
-    queue_id: int
-    timeout: Timeout = 10
-
-
-class AutoreplyParams(_Params):
-    text: str = Field(min_length=1, max_length=4096)
-    times: Literal["one", "always", "first"] = "one"
-
-
-class CloseParams(_Params):
-    disposition_id: int | None = None
-
-
-class IntervalCondition(_Params):
-    interval_id: int
-
-
-class GotoifParams(_Params):
-    condition: Condition | IntervalCondition
-    true_step: Step
-    false_step: Step
-
-
-class GotopParams(_Params):
-    step: Step
-
-
-class NoopParams(_Params):
-    value: str = Field(default="", max_length=1000)
-
-
-class TagParams(_Params):
-    tags: list[Annotated[str, Field(min_length=1, max_length=50)]] = Field(min_length=1, max_length=20)
-
-
-PARAMS: dict[Application, type[_Params]] = {
-    Application.agent: AgentParams,
-    Application.queue: QueueParams,
-    Application.autoreply: AutoreplyParams,
-    Application.close: CloseParams,
-    Application.gotoif: GotoifParams,
-    Application.gotop: GotopParams,
-    Application.noop: NoopParams,
-    Application.tag: TagParams,
-}
 
 
 class StepIn(BaseModel):
@@ -109,7 +56,7 @@ async def build_plan(session: AsyncSession, account_id: int, steps: list[StepIn]
             params=params.model_dump(mode="json", exclude_none=True),
             interval_id=step.interval_id,
         )
-        for name, target in _jumps(params):
+        for name, target in jumps(params):
             if target > len(steps):
                 errors[f"{where}.params.{name}"] = f"there is no step {target} (the plan has {len(steps)})"
         match params:
@@ -138,21 +85,13 @@ async def build_plan(session: AsyncSession, account_id: int, steps: list[StepIn]
     return actions
 
 
-def _jumps(params: _Params) -> list[tuple[str, int]]:
-    if isinstance(params, GotoifParams):
-        return [("true_step", params.true_step), ("false_step", params.false_step)]
-    if isinstance(params, GotopParams):
-        return [("step", params.step)]
-    return []
-
-
 async def load_plan(session: AsyncSession, account_id: int) -> list[StepOut]:
-    rows = await session.scalars(
-        select(Action).where(Action.account_id == account_id).order_by(Action.position)
-    )
     return [
         StepOut(
-            step=row.position, application=row.application, params=row.params, interval_id=row.interval_id
+            step=step.step,
+            application=Application(step.application),
+            params=step.params,
+            interval_id=step.interval_id,
         )
-        for row in rows
+        for step in await load_steps(session, account_id)
     ]

@@ -14,21 +14,17 @@ from temporalio.client import Client
 from api import auth, operations
 from api.accounts import config as account_config
 from api.accounts import router as accounts
+from api.agents import router as agents
+from api.agents.events import AgentEventHub
 from api.deps import Services
 from api.directory import contacts, intervals, pauses, queues, users
 from api.errors import install_error_handlers
-from api.events import AgentEventHub
+from api.interactions import replies, routing, uploads
+from api.interactions import router as interactions
+from api.interactions import tools as interaction_tools
 from api.logs import install_log_redaction
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.pages import mount_pages
-from api.routers import (
-    agents,
-    interaction_tools,
-    interactions,
-    replies,
-    routing,
-    uploads,
-)
 from api.security import TokenSigner
 from api.webhooks import router as webhooks
 from models.db import create_engine, create_sessionmaker

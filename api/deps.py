@@ -12,8 +12,8 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from temporalio.client import Client
 
+from api.agents.events import AgentEventHub
 from api.errors import AppError, forbidden
-from api.events import AgentEventHub
 from api.security import TokenSigner
 from models import Role, User
 from models.secrets import SecretBox

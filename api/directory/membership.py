@@ -18,7 +18,7 @@ from api.errors import invalid, not_found
 from domain.dispatch import wake_waiting
 from models import AccountAgent, Base, Interaction, User
 
-# Memberships through which an agent sees interactions (api.routers.interactions.visible), and the
+# Memberships through which an agent sees interactions (api.interactions.service.visible), and the
 # interaction column each is matched on: leaving one would strand the open interactions it owns.
 SIGHT_OF_INTERACTIONS: dict[type[Base], InstrumentedAttribute[int]] = {AccountAgent: Interaction.account_id}
 

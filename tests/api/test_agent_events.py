@@ -12,9 +12,9 @@ from typing import Any
 
 import httpx
 
-from api import events as event_hub
+from api.agents import events as event_hub
+from api.agents import router as agents
 from api.app import create_app
-from api.routers import agents
 from tests.fakes.providers import LoopbackServer
 from tests.helpers import db, wait_for
 from tests.workflows.test_routing import (

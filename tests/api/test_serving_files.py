@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from api.routers.uploads import media_link
+from api.interactions.uploads import media_link
 from tests.helpers import db, scalar
 from tests.webhooks import make_account, post_twilio, twilio_message
 from tests.workflows.test_replies import owned

@@ -16,7 +16,7 @@ import pytest
 from fastapi import FastAPI
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
-from api import dispatch
+from api import temporal
 from tests.helpers import db
 from tests.webhooks import make_account, post_twilio, twilio_message
 from tests.workflows.test_routing import the_interaction
@@ -29,7 +29,7 @@ CONCURRENT_ACCEPTS = 30  # more than the API's pool holds (10 + 10 overflow)
 
 @pytest.fixture
 def short_deadline(monkeypatch: pytest.MonkeyPatch) -> timedelta:
-    monkeypatch.setattr(dispatch, "TEMPORAL_RPC_TIMEOUT", RPC_TIMEOUT)
+    monkeypatch.setattr(temporal, "TEMPORAL_RPC_TIMEOUT", RPC_TIMEOUT)
     return RPC_TIMEOUT
 
 

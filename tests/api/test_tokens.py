@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from api.routers import agents
+from api.agents import router as agents
 from tests.api.test_agent_events import EventStream
 from tests.fakes.providers import LoopbackServer
 from tests.helpers import db, wait_for

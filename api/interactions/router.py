@@ -3,132 +3,31 @@ interactions of the accounts they belong to."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
-from pydantic import BaseModel, Field
-from sqlalchemy import Select, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import aliased
 
-from api.crud import ListOut, Out, paginate, paginate_rows
+from api.crud import ListOut, paginate, paginate_rows
 from api.deps import CurrentUser, PageDep, ServicesDep, SessionDep
 from api.errors import not_found
-from domain.window import window_closes_at
+from api.interactions.schemas import InteractionOut, MessageOut, TimelineEventOut
+from api.interactions.service import interaction_out, visible, visible_interaction
 from models import (
-    Account,
-    AccountAgent,
-    Contact,
-    DeliveryStatus,
-    Direction,
     Interaction,
     InteractionEvent,
     InteractionStatus,
     Message,
-    MessageType,
     Queue,
-    Role,
     User,
 )
 from models.interaction import ACTIVE
-from workflows.ids import interaction_workflow_id
 
 router = APIRouter(prefix="/api/whatsapp/interactions", tags=["interactions"])
-
-
-class ContactOut(Out):
-    id: int
-    first_name: str
-    last_name: str
-    mobile: str
-
-
-class InteractionOut(BaseModel):
-    id: int
-    account_id: int
-    account_key: str
-    contact: ContactOut
-    status: InteractionStatus
-    read: bool
-    owner_id: int | None
-    queue_id: int | None
-    tags: list[str]
-    disposition_id: int | None
-    started_at: datetime
-    last_message_at: datetime | None
-    last_inbound_at: datetime | None
-    window_closes_at: datetime | None = Field(
-        description="when free-form replies stop being allowed (24 h after the customer's last message)"
-    )
-    last_message: str
-    closed_at: datetime | None
-    workflow_id: str
-
-
-class MessageOut(Out):
-    id: int
-    interaction_id: int
-    direction: Direction
-    type: MessageType
-    text: str
-    media: dict[str, Any] | None
-    payload: dict[str, Any]
-    provider_message_id: str | None
-    status: DeliveryStatus | None  # None for internal notes
-    error_code: str | None
-    error_text: str | None
-    sender_id: int | None
-    sent_at: datetime | None
-    created_at: datetime
-    status_at: datetime | None
-
-
-InteractionRows = Select[Interaction, str, Contact]
-
-
-def visible(user: User) -> InteractionRows:
-    """Interactions with their account key and contact, limited to what `user` may see."""
-    query = select(Interaction, Account.key, Contact).join(Account, Account.id == Interaction.account_id)
-    query = query.join(Contact, Contact.id == Interaction.contact_id)
-    if user.role is Role.agent:
-        query = query.join(
-            AccountAgent,
-            (AccountAgent.account_id == Interaction.account_id) & (AccountAgent.user_id == user.id),
-        )
-    return query
-
-
-def interaction_out(interaction: Interaction, account_key: str, contact: Contact) -> InteractionOut:
-    return InteractionOut(
-        id=interaction.id,
-        account_id=interaction.account_id,
-        account_key=account_key,
-        contact=ContactOut.model_validate(contact),
-        status=interaction.status,
-        read=interaction.read,
-        owner_id=interaction.owner_id,
-        queue_id=interaction.queue_id,
-        tags=interaction.tags,
-        disposition_id=interaction.disposition_id,
-        started_at=interaction.started_at,
-        last_message_at=interaction.last_message_at,
-        last_inbound_at=interaction.last_inbound_at,
-        window_closes_at=window_closes_at(interaction.last_inbound_at),
-        last_message=interaction.last_message,
-        closed_at=interaction.closed_at,
-        workflow_id=interaction_workflow_id(interaction.account_id, interaction.contact_id, interaction.id),
-    )
-
-
-async def visible_interaction(session: AsyncSession, interaction_id: int, user: User) -> InteractionOut:
-    row = (await session.execute(visible(user).where(Interaction.id == interaction_id))).first()
-    if row is None:
-        raise not_found("interaction", interaction_id)
-    return interaction_out(*row)
 
 
 @router.get("")
@@ -180,28 +79,6 @@ async def list_messages(
     query = select(Message).where(Message.interaction_id == interaction_id).order_by(Message.id)
     count, rows = await paginate(session, query, page)
     return ListOut(count=count, rows=[MessageOut.model_validate(row) for row in rows])
-
-
-class TimelineEventOut(BaseModel):
-    id: int
-    interaction_id: int
-    at: datetime
-    kind: str = Field(
-        description="what happened: accepted, transfer, transfer_returned, transfer_void, released, tags, "
-        "note, video_call, closed, disposed, message_out, message_retried, autoreply, routing_error, "
-        "plan_error, step_skipped, ... (new kinds may appear: show an unknown one by its name)"
-    )
-    actor_id: int | None = Field(
-        description="the user who did it (for a transfer, the owner who asked for it); null for routing"
-    )
-    actor_name: str | None = Field(description="that user's full name, else its username")
-    agent_name: str | None = Field(description="the agent `data.agent_id` names (a transfer's target)")
-    queue_name: str | None = Field(description="the queue `data.queue_id` names")
-    data: dict[str, Any] = Field(
-        description="the kind's facts, e.g. transfer {from, agent_id, queue_id}, tags {add, remove}, "
-        "closed/disposed {disposition_id}, video_call {meeting_id, join_url, customer_url}; "
-        "events about a message carry its message_id"
-    )
 
 
 @router.get("/{interaction_id}/timeline")

@@ -31,8 +31,9 @@ from starlette.types import Message as AsgiMessage
 from activities.media import MediaStore
 from api.deps import CurrentUser, ServicesDep, SessionDep
 from api.errors import AppError, invalid, not_found
-from api.routers.interactions import MessageOut
-from api.routers.replies import NOT_SENDABLE, inside_window, outbound, send, sendable
+from api.interactions.errors import InteractionClosed
+from api.interactions.schemas import MessageOut
+from api.interactions.service import inside_window, outbound, send, sendable
 from models import Direction, Message
 from providers.base import media_type_for
 from settings import Settings
@@ -162,7 +163,7 @@ async def reply_with_file(
     try:
         return await send(session, services, interaction, message)
     except AppError as error:
-        if error is NOT_SENDABLE:  # the message is gone again: so is its file
+        if isinstance(error, InteractionClosed):  # the message is gone again: so is its file
             (services.settings.media_dir / stored.path).unlink(missing_ok=True)
         raise
 

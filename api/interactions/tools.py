@@ -13,14 +13,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, status
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy import select
 
 from api.crud import ListOut, paginate
 from api.deps import CurrentUser, PageDep, ServicesDep, SessionDep
 from api.errors import AppError, conflict
-from api.routers.interactions import MessageOut, visible_interaction
-from api.routers.replies import inside_window, outbound, send, sendable, workable
+from api.interactions.schemas import (
+    AssistantIn,
+    MessageOut,
+    NoteIn,
+    RenderedAnswer,
+    TagsIn,
+    VideoCallOut,
+)
+from api.interactions.service import inside_window, outbound, send, sendable, visible_interaction, workable
 from domain.templating import render, variables
 from integrations import ExternalServiceError
 from integrations.assistant import AssistantConfig, Turn, suggest_reply
@@ -31,12 +37,6 @@ from models.interaction import change_tags
 router = APIRouter(prefix="/api/whatsapp/interactions", tags=["agent tools"])
 
 TRANSCRIPT_TURNS = 50  # the latest messages the assistant model sees
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
-
-
-class NoteIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=4096)
 
 
 @router.post("/{interaction_id}/notes", status_code=status.HTTP_201_CREATED)
@@ -63,12 +63,6 @@ async def add_note(interaction_id: int, body: NoteIn, user: CurrentUser, session
     return MessageOut.model_validate(note)
 
 
-class TagsIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    add: list[Tag] = Field(default_factory=list, max_length=50)
-    remove: list[Tag] = Field(default_factory=list, max_length=50)
-
-
 @router.post("/{interaction_id}/tags")
 async def edit_tags(
     interaction_id: int, body: TagsIn, user: CurrentUser, session: SessionDep
@@ -86,12 +80,6 @@ async def edit_tags(
         )
     )
     return {"tags": tags}
-
-
-class RenderedAnswer(BaseModel):
-    id: int
-    name: str
-    text: str  # rendered for this interaction's contact, agent and account
 
 
 @router.get("/{interaction_id}/answers")
@@ -119,13 +107,6 @@ async def canned_answers(
             for answer in rows
         ],
     )
-
-
-class VideoCallOut(BaseModel):
-    meeting_id: str
-    join_url: str  # the agent's link
-    customer_url: str
-    message: MessageOut  # the WhatsApp message carrying the customer's link
 
 
 @router.post(
@@ -168,11 +149,6 @@ async def video_call(
     return VideoCallOut(
         meeting_id=meeting.id, join_url=meeting.host_url, customer_url=meeting.guest_url, message=sent
     )
-
-
-class AssistantIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    question: str | None = Field(default=None, min_length=1, max_length=2000)
 
 
 @router.post(

@@ -1,10 +1,12 @@
-"""Talking to interaction workflows from the API: telling a refused update from a Temporal that
-could not be reached. (Inbound messages reach their workflows through relay.inbound.)"""
+"""The API's side of Temporal: running an update on an interaction workflow, and telling a refused
+update from a Temporal that could not be reached. (Inbound messages reach their workflows through
+relay.inbound.)"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -23,11 +25,18 @@ Result = TypeVar("Result")
 # How long a request waits for Temporal to answer an update. An update to a workflow whose worker
 # is down is admitted and then waits for it, so this deadline is what ends the request.
 TEMPORAL_RPC_TIMEOUT = timedelta(seconds=5)
-TEMPORAL_UNAVAILABLE = AppError(
-    503,
-    "temporal_unavailable",
-    "routing did not answer in time (Temporal or its workers are down or overloaded); try again shortly",
-)
+
+
+class TemporalUnavailable(AppError):
+    """No answer by the deadline, or Temporal unreachable: the update may or may not have been taken."""
+
+    def __init__(
+        self,
+        message: str = "routing did not answer in time (Temporal or its workers are down or overloaded); "
+        "try again shortly",
+    ) -> None:
+        super().__init__(503, "temporal_unavailable", message)
+
 
 UPDATE_ERRORS = (WorkflowUpdateFailedError, RPCError, WorkflowUpdateRPCTimeoutOrCancelledError, TimeoutError)
 
@@ -47,8 +56,8 @@ async def commit_then_update(
     update: UpdateMethodMultiParam[[Any, Arg], Result],
     arg: Arg,
     *,
-    refusal: AppError,
-    unavailable: AppError = TEMPORAL_UNAVAILABLE,
+    refusal: Callable[[], AppError],
+    unavailable: Callable[[], AppError] = TemporalUnavailable,
 ) -> Result:
     """Commit the request's work so far, then run `update` on the workflow within the deadline.
 
@@ -56,7 +65,7 @@ async def commit_then_update(
     a request waiting on Temporal holds none, so a Temporal whose workers are down cannot take the
     pool from every other route. Objects read before stay usable (the sessionmaker does not expire
     on commit); using the session again begins a new transaction. The workflow said no, or has
-    completed: `refusal`. No answer by the deadline, or Temporal unreachable: `unavailable` (the
+    completed: a new `refusal()`. No answer by the deadline, or Temporal unreachable: `unavailable()` (the
     update may or may not have been taken).
     """
     await session.commit()
@@ -69,7 +78,7 @@ async def commit_then_update(
             return await handle.execute_update(update, arg, rpc_timeout=deadline)
     except UPDATE_ERRORS as error:
         if refused(error):
-            raise refusal from error
+            raise refusal() from error
         name = getattr(update, "__name__", "update")
         log.warning("workflow %s did not answer the update %s: %r", workflow_id, name, error)
-        raise unavailable from error
+        raise unavailable() from error

@@ -9,16 +9,25 @@ while Temporal answers, and one not answered by the deadline (its workers down) 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any, Self
+from typing import Any
 
 from fastapi import APIRouter, BackgroundTasks
-from pydantic import BaseModel, model_validator
 from sqlalchemy import exists, func, select
 
 from api.deps import CurrentUser, ServicesDep, SessionDep
-from api.dispatch import commit_then_update
-from api.errors import AppError, conflict, forbidden, invalid
-from api.routers.interactions import visible_interaction
+from api.errors import conflict, forbidden, invalid
+from api.interactions.errors import NotClosable, NotTransferable, OfferGone
+from api.interactions.schemas import (
+    AcceptedOut,
+    AgentTarget,
+    CloseIn,
+    DisposeIn,
+    QueueTarget,
+    TransferIn,
+    TransferTargetsOut,
+)
+from api.interactions.service import visible_interaction
+from api.temporal import commit_then_update
 from domain.dispatch import wake_waiting
 from models import (
     Account,
@@ -39,19 +48,6 @@ from workflows.interaction import CloseRequest, InteractionWorkflow, OfferAnswer
 
 router = APIRouter(prefix="/api/whatsapp/interactions", tags=["routing"])
 
-OFFER_GONE = AppError(
-    409, "offer_gone", "this interaction is no longer offered to you (taken, expired or withdrawn)"
-)
-NOT_TRANSFERABLE = AppError(
-    409, "not_transferable", "the interaction is not yours, not owned, closed, or moving already"
-)
-NOT_CLOSABLE = AppError(409, "not_closable", "the interaction is closed already, or is not yours to close")
-
-
-class AcceptedOut(BaseModel):
-    interaction_id: int
-    owner_id: int
-
 
 @router.post("/{interaction_id}/accept", responses={409: {"description": "the offer is no longer yours"}})
 async def accept(
@@ -64,7 +60,7 @@ async def accept(
         interaction.workflow_id,
         InteractionWorkflow.accept,
         OfferAnswer(user.id),
-        refusal=OFFER_GONE,
+        refusal=OfferGone,
     )
     return AcceptedOut(interaction_id=accepted.interaction_id, owner_id=accepted.agent_id)
 
@@ -80,17 +76,9 @@ async def reject(
         interaction.workflow_id,
         InteractionWorkflow.reject,
         OfferAnswer(user.id),
-        refusal=OFFER_GONE,
+        refusal=OfferGone,
     )
     return {"rejected": True}
-
-
-class CloseIn(BaseModel):
-    disposition_id: int | None = None
-
-
-class DisposeIn(BaseModel):
-    disposition_id: int
 
 
 async def _disposition_of(session: SessionDep, account_id: int, disposition_id: int | None) -> None:
@@ -116,7 +104,7 @@ async def close(
         interaction.workflow_id,
         InteractionWorkflow.close,
         request,
-        refusal=NOT_CLOSABLE,
+        refusal=NotClosable,
     )
     return {"status": "closed"}
 
@@ -160,17 +148,6 @@ async def dispose(
     return {"disposition_id": body.disposition_id, "agent_status": restored}
 
 
-class TransferIn(BaseModel):
-    agent_id: int | None = None
-    queue_id: int | None = None
-
-    @model_validator(mode="after")
-    def _one_target(self) -> Self:
-        if (self.agent_id is None) == (self.queue_id is None):
-            raise ValueError("give exactly one of agent_id and queue_id")
-        return self
-
-
 @router.post(
     "/{interaction_id}/transfer", responses={409: {"description": "disabled, or not yours to transfer"}}
 )
@@ -203,28 +180,9 @@ async def transfer(
         shown.workflow_id,
         InteractionWorkflow.transfer,
         request,
-        refusal=NOT_TRANSFERABLE,
+        refusal=NotTransferable,
     )
     return {"transferring_to": body.model_dump(exclude_none=True), "timeout": timeout}
-
-
-class AgentTarget(BaseModel):
-    id: int
-    username: str
-    full_name: str
-    status: UserStatus
-    present: bool  # online with a live event stream: an offer would reach them now
-
-
-class QueueTarget(BaseModel):
-    id: int
-    name: str
-    description: str
-
-
-class TransferTargetsOut(BaseModel):
-    agents: list[AgentTarget]
-    queues: list[QueueTarget]
 
 
 @router.get("/{interaction_id}/transfer-targets")

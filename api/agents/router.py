@@ -9,18 +9,18 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Self
+from typing import Annotated
 
 import anyio
 from fastapi import APIRouter, BackgroundTasks, Depends, Query
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel, Field, model_validator
 from sqlalchemy import delete, func, select, update
 
+from api.agents.events import RESYNC
+from api.agents.schemas import MeOut, StatusIn, TicketOut
 from api.deps import CurrentUser, ServicesDep, SessionDep, bearer, user_for_token
 from api.errors import AppError, invalid
-from api.events import RESYNC
 from domain.dispatch import wake_waiting
 from models import (
     AccountAgent,
@@ -36,38 +36,6 @@ from models.routing import owed_dispositions
 from models.user import StreamTicket
 
 router = APIRouter(prefix="/api/agents", tags=["agents"])
-
-
-class StatusIn(BaseModel):
-    status: UserStatus
-    pause_id: int | None = None
-
-    @model_validator(mode="after")
-    def _pause_only_when_paused(self) -> Self:
-        if self.status is UserStatus.paused and self.pause_id is None:
-            raise ValueError("pause_id is required to pause")
-        if self.status is not UserStatus.paused and self.pause_id is not None:
-            raise ValueError("pause_id goes only with status paused")
-        return self
-
-
-class MeOut(BaseModel):
-    id: int
-    username: str
-    full_name: str
-    role: str
-    status: UserStatus
-    pause_id: int | None
-    status_changed_at: datetime
-    whatsapp_capacity: int
-    account_ids: list[int]
-    queue_ids: list[int]
-    owed_dispositions: list[int] = Field(
-        description="ids of the interactions this agent closed without the disposition their account "
-        "demands: until each is disposed (`POST /api/whatsapp/interactions/{id}/dispose`) the agent "
-        "stays in the account's disposition pause and a status change answers 409 "
-        "`disposition_required`"
-    )
 
 
 async def _me(session: SessionDep, user: CurrentUser) -> MeOut:
@@ -144,11 +112,6 @@ HEARTBEAT_SECONDS = 15.0
 
 
 TICKET_SECONDS = 60
-
-
-class TicketOut(BaseModel):
-    ticket: str
-    expires_in: int
 
 
 @router.post("/me/events/ticket")

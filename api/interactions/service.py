@@ -1,0 +1,165 @@
+"""TODO docstring"""
+
+from __future__ import annotations
+
+from sqlalchemy import Select, delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.deps import ServicesDep, SessionDep
+from api.errors import AppError, forbidden, not_found
+from api.interactions.errors import InteractionClosed, SendPending
+from api.interactions.schemas import ContactOut, InteractionOut, MessageOut
+from api.temporal import commit_then_update
+from domain.window import window_closes_at, window_open
+from models import (
+    Account,
+    AccountAgent,
+    Contact,
+    DeliveryStatus,
+    Interaction,
+    InteractionEvent,
+    InteractionStatus,
+    Message,
+    MessageType,
+    Role,
+    User,
+)
+from workflows.ids import interaction_workflow_id
+from workflows.interaction import InteractionWorkflow, Outgoing
+
+InteractionRows = Select[Interaction, str, Contact]
+
+
+def visible(user: User) -> InteractionRows:
+    """Interactions with their account key and contact, limited to what `user` may see."""
+    query = select(Interaction, Account.key, Contact).join(Account, Account.id == Interaction.account_id)
+    query = query.join(Contact, Contact.id == Interaction.contact_id)
+    if user.role is Role.agent:
+        query = query.join(
+            AccountAgent,
+            (AccountAgent.account_id == Interaction.account_id) & (AccountAgent.user_id == user.id),
+        )
+    return query
+
+
+def interaction_out(interaction: Interaction, account_key: str, contact: Contact) -> InteractionOut:
+    return InteractionOut(
+        id=interaction.id,
+        account_id=interaction.account_id,
+        account_key=account_key,
+        contact=ContactOut.model_validate(contact),
+        status=interaction.status,
+        read=interaction.read,
+        owner_id=interaction.owner_id,
+        queue_id=interaction.queue_id,
+        tags=interaction.tags,
+        disposition_id=interaction.disposition_id,
+        started_at=interaction.started_at,
+        last_message_at=interaction.last_message_at,
+        last_inbound_at=interaction.last_inbound_at,
+        window_closes_at=window_closes_at(interaction.last_inbound_at),
+        last_message=interaction.last_message,
+        closed_at=interaction.closed_at,
+        workflow_id=interaction_workflow_id(interaction.account_id, interaction.contact_id, interaction.id),
+    )
+
+
+async def visible_interaction(session: AsyncSession, interaction_id: int, user: User) -> InteractionOut:
+    row = (await session.execute(visible(user).where(Interaction.id == interaction_id))).first()
+    if row is None:
+        raise not_found("interaction", interaction_id)
+    return interaction_out(*row)
+
+
+async def workable(session: SessionDep, interaction_id: int, user: User) -> tuple[Interaction, Account]:
+    """The interaction (locked) and its account, if `user` may work it: its owner, or staff."""
+    await visible_interaction(session, interaction_id, user)  # 404 for what the caller may not see
+    # populate_existing: the visibility check loaded the row already; read it again under the lock
+    interaction = await session.get(Interaction, interaction_id, with_for_update=True, populate_existing=True)
+    assert interaction is not None
+    if user.role is Role.agent and interaction.owner_id != user.id:
+        raise forbidden("only the agent who owns the interaction (or a supervisor) may do this")
+    account = await session.get(Account, interaction.account_id)
+    assert account is not None
+    return interaction, account
+
+
+async def sendable(session: SessionDep, interaction_id: int, user: User) -> tuple[Interaction, Account]:
+    interaction, account = await workable(session, interaction_id, user)
+    if interaction.status is InteractionStatus.closed:
+        raise InteractionClosed()
+    return interaction, account
+
+
+def inside_window(interaction: Interaction) -> None:
+    if not window_open(interaction.last_inbound_at):
+        closed_at = window_closes_at(interaction.last_inbound_at)
+        since = f"it closed at {closed_at.isoformat()}" if closed_at else "the contact never wrote"
+        raise AppError(
+            409,
+            "outside_service_window",
+            f"free-form messages need the contact's last message within 24 hours; {since}. "
+            "Send a template (or the recontact template) instead.",
+            details={"window_closed_at": closed_at.isoformat() if closed_at else None},
+        )
+
+
+def outbound(interaction: Interaction, user: User, kind: MessageType, text: str) -> Message:
+    return interaction.queued_message(kind, text, "agent", sender_id=user.id)
+
+
+async def send(
+    session: SessionDep,
+    services: ServicesDep,
+    interaction: Interaction,
+    message: Message,
+    *,
+    handed_before: bool = False,
+) -> MessageOut:
+    """Commit the queued message (the send activity reads it), then hand it to the workflow.
+
+    Refused (the interaction closed meanwhile): in a transaction of its own, a new message is
+    removed, one handed over before (a retry) is marked failed; 409. Temporal unreachable, or no
+    answer by the deadline: the message stays queued and the call answers 503; `retry` hands it
+    over again. Commits mid-request on purpose: the worker must see the row, and no connection or
+    lock may be held while Temporal answers.
+    """
+    session.add(message)
+    await session.flush()
+    kind = "message_retried" if handed_before else "message_out"
+    event = InteractionEvent(
+        interaction_id=interaction.id, kind=kind, actor_id=message.sender_id, data={"message_id": message.id}
+    )
+    session.add(event)
+    workflow_id = interaction_workflow_id(interaction.account_id, interaction.contact_id, interaction.id)
+    try:
+        await commit_then_update(
+            session,
+            services.temporal,
+            workflow_id,
+            InteractionWorkflow.send,
+            Outgoing(message.id),
+            refusal=InteractionClosed,
+            unavailable=SendPending,
+        )
+    except AppError as error:
+        if isinstance(error, InteractionClosed):
+            await _withdraw(session, message, event, handed_before=handed_before)
+        raise
+    shown = MessageOut.model_validate(message)
+    if not handed_before:
+        interaction.show_last(message.text)
+    return shown
+
+
+async def _withdraw(
+    session: SessionDep, message: Message, event: InteractionEvent, *, handed_before: bool
+) -> None:
+    """Undo a hand-over the workflow refused, committed before the 409 rolls the request back."""
+    await session.execute(delete(InteractionEvent).where(InteractionEvent.id == event.id))
+    if handed_before:
+        message.status = DeliveryStatus.failed
+        message.error_text = "not sent: the interaction was closed first"
+    else:
+        await session.execute(delete(Message).where(Message.id == message.id))
+    await session.commit()
