@@ -15,45 +15,26 @@ from sqlalchemy.orm import aliased
 from api.crud import ListOut, paginate, paginate_rows
 from api.deps import CurrentUser, PageDep, ServicesDep, SessionDep
 from api.errors import not_found
-from api.interactions.schemas import InteractionOut, MessageOut, TimelineEventOut
-from api.interactions.service import interaction_out, visible, visible_interaction
+from api.interactions.schemas import InteractionFilters, InteractionOut, MessageOut, TimelineEventOut
+from api.interactions.service import filtered, interaction_out, visible_interaction
 from models import (
     Interaction,
     InteractionEvent,
-    InteractionStatus,
     Message,
     Queue,
     User,
 )
-from models.interaction import ACTIVE
 
 router = APIRouter(prefix="/api/whatsapp/interactions", tags=["interactions"])
 
 
 @router.get("")
 async def list_interactions(
-    user: CurrentUser,
-    session: SessionDep,
-    page: PageDep,
-    account_id: int | None = None,
-    agent_id: int | None = None,
-    status: Annotated[
-        InteractionStatus | None,
-        Query(description="open (owned or waiting for an agent), open-pending (waiting only) or closed"),
-    ] = None,
-    read: bool | None = None,
+    user: CurrentUser, session: SessionDep, page: PageDep, filters: Annotated[InteractionFilters, Query()]
 ) -> ListOut[InteractionOut]:
-    query = visible(user).order_by(Interaction.last_message_at.desc().nulls_last(), Interaction.id.desc())
-    if account_id is not None:
-        query = query.where(Interaction.account_id == account_id)
-    if agent_id is not None:
-        query = query.where(Interaction.owner_id == agent_id)
-    if status is InteractionStatus.open:
-        query = query.where(ACTIVE)
-    elif status is not None:
-        query = query.where(Interaction.status == status)
-    if read is not None:
-        query = query.where(Interaction.read == read)
+    query = filtered(user, filters).order_by(
+        Interaction.last_message_at.desc().nulls_last(), Interaction.id.desc()
+    )
     count, rows = await paginate_rows(session, query, page)
     return ListOut(count=count, rows=[interaction_out(*row) for row in rows])
 

@@ -24,6 +24,18 @@ class ContactOut(Out):
     mobile: str
 
 
+class InteractionFilters(BaseModel):
+    """What the interaction list filters on (`api.interactions.service.filtered` applies them)."""
+
+    account_id: int | None = None
+    agent_id: int | None = Field(default=None, description="the owner")
+    status: InteractionStatus | None = Field(
+        default=None,
+        description="open (owned or waiting for an agent), open-pending (waiting only) or closed",
+    )
+    read: bool | None = None
+
+
 class InteractionOut(BaseModel):
     id: int
     account_id: int

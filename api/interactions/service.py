@@ -8,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import ServicesDep, SessionDep
 from api.errors import AppError, forbidden, not_found
 from api.interactions.errors import InteractionClosed, SendPending
-from api.interactions.schemas import ContactOut, InteractionOut, MessageOut
+from api.interactions.schemas import ContactOut, InteractionFilters, InteractionOut, MessageOut
 from api.temporal import commit_then_update
 from domain.window import window_closes_at, window_open
 from models import (
@@ -24,6 +24,7 @@ from models import (
     Role,
     User,
 )
+from models.interaction import ACTIVE
 from workflows.ids import interaction_workflow_id
 from workflows.interaction import InteractionWorkflow, Outgoing
 
@@ -39,6 +40,22 @@ def visible(user: User) -> InteractionRows:
             AccountAgent,
             (AccountAgent.account_id == Interaction.account_id) & (AccountAgent.user_id == user.id),
         )
+    return query
+
+
+def filtered(user: User, filters: InteractionFilters) -> InteractionRows:
+    """The interactions `user` may see that match `filters`."""
+    query = visible(user)
+    if filters.account_id is not None:
+        query = query.where(Interaction.account_id == filters.account_id)
+    if filters.agent_id is not None:
+        query = query.where(Interaction.owner_id == filters.agent_id)
+    if filters.status is InteractionStatus.open:
+        query = query.where(ACTIVE)
+    elif filters.status is not None:
+        query = query.where(Interaction.status == filters.status)
+    if filters.read is not None:
+        query = query.where(Interaction.read == filters.read)
     return query
 
 
