@@ -9,6 +9,7 @@ import hmac
 import json
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -235,3 +236,21 @@ async def post_kaleyra(
     http: httpx.AsyncClient, account: dict[str, Any], body: dict[str, Any]
 ) -> httpx.Response:
     return await http.post(receive_path(account), json=body)
+
+
+def _written_now(body: dict[str, Any]) -> dict[str, Any]:
+    """A Sinch message the customer wrote just now (the window counts from its accept_time)."""
+    body["message"]["accept_time"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    return body
+
+
+# A first message from 393331234567 to an account of each provider type: (post it, its body).
+INBOUND: dict[str, tuple[Any, Any]] = {
+    "twilio": (post_twilio, lambda: twilio_message("SMIN1", "hi", mobile="393331234567")),
+    "meta": (post_meta, lambda: meta_envelope([meta_text("wamid.IN1", "hi", sender="393331234567")])),
+    "sinch_v2": (post_sinch, lambda: _written_now(sinch_text("01IN1", "hi", identity="393331234567"))),
+    "kaleyra": (
+        post_kaleyra,
+        lambda: kaleyra_callback("hi", mobile="393331234567", created_at=str(int(time.time()))),
+    ),
+}

@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import time
-from datetime import UTC, datetime, timedelta
-from typing import Any
+from datetime import timedelta
 
 import httpx
 import pytest
@@ -22,34 +20,11 @@ from models.secrets import SecretBox
 from providers import api_bases
 from tests.helpers import db
 from tests.webhooks import (
-    kaleyra_callback,
+    INBOUND,
     make_account,
-    meta_envelope,
-    meta_text,
-    post_kaleyra,
-    post_meta,
     post_sinch,
     post_twilio,
-    sinch_text,
-    twilio_message,
 )
-
-
-def _written_now(body: dict[str, Any]) -> dict[str, Any]:
-    """A Sinch message the customer wrote just now (the window counts from its accept_time)."""
-    body["message"]["accept_time"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
-    return body
-
-
-INBOUND: dict[str, tuple[Any, Any]] = {
-    "twilio": (post_twilio, lambda: twilio_message("SMIN1", "hi", mobile="393331234567")),
-    "meta": (post_meta, lambda: meta_envelope([meta_text("wamid.IN1", "hi", sender="393331234567")])),
-    "sinch_v2": (post_sinch, lambda: _written_now(sinch_text("01IN1", "hi", identity="393331234567"))),
-    "kaleyra": (
-        post_kaleyra,
-        lambda: kaleyra_callback("hi", mobile="393331234567", created_at=str(int(time.time()))),
-    ),
-}
 
 
 @pytest.fixture

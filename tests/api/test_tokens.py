@@ -10,9 +10,9 @@ from collections.abc import AsyncIterator
 import httpx
 
 from api.agents import router as agents
-from tests.api.test_agent_events import EventStream
 from tests.fakes.providers import LoopbackServer
 from tests.helpers import db, wait_for
+from tests.support.events import EventStream
 
 
 def bearer(headers: dict[str, str]) -> str:

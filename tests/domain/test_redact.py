@@ -8,8 +8,7 @@ import pytest
 from domain.delivery import WINDOW_CLOSED_TEXT, failure_text
 from domain.redact import LIMIT, REDACTED, redact
 from providers.base import SendError
-from tests.workflows.test_agent_tools import enable_assistant
-from tests.workflows.test_replies import owned, settled
+from tests.support.conversations import enable_assistant, owned, settled
 
 TOKEN = "sk-live-4f9a8b7c6d5e4f3a2b1c0d9e8f7a6b5c"
 

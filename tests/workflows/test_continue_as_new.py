@@ -17,9 +17,9 @@ from temporalio import workflow
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import Client, WorkflowHandle
 
-from tests.api.test_agent_events import EventStream
 from tests.fakes.providers import LoopbackServer
 from tests.helpers import summary_of, wait_for
+from tests.support.events import EventStream
 from tests.workflows.test_routing import (
     accept,
     go_online,

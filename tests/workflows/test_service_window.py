@@ -7,9 +7,8 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tests.activities.test_send import INBOUND
-from tests.webhooks import meta_envelope, meta_text, post_meta
-from tests.workflows.test_replies import CONTACT, owned
+from tests.support.conversations import CONTACT, owned
+from tests.webhooks import INBOUND, meta_envelope, meta_text, post_meta
 
 HOUR = 3600
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.test_accounts import CREDENTIALS, account_body
 from tests.conftest import error_fields
+from tests.support.accounts import CREDENTIALS, account_body
 
 EVIL = "https://collector.evil.example"
 

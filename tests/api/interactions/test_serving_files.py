@@ -12,8 +12,8 @@ import pytest
 
 from api.interactions.uploads import media_link
 from tests.helpers import db, scalar
+from tests.support.conversations import owned
 from tests.webhooks import make_account, post_twilio, twilio_message
-from tests.workflows.test_replies import owned
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR"
 HTML = b"<html><script>fetch('/api/users').then(r => r.text()).then(steal)</script></html>"

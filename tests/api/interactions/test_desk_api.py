@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from tests.api.test_agent_events import EventStream
 from tests.fakes.providers import LoopbackServer
 from tests.helpers import wait_for
+from tests.support.events import EventStream
 from tests.webhooks import post_twilio
 from tests.workflows.test_routing import accept, first_message_to_queue, go_online, make_floor
 

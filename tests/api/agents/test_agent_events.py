@@ -10,13 +10,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
-
 from api.agents import events as event_hub
 from api.agents import router as agents
 from api.app import create_app
 from tests.fakes.providers import LoopbackServer
 from tests.helpers import db, wait_for
+from tests.support.events import EventStream
 from tests.workflows.test_routing import (
     accept,
     first_message_to_queue,
@@ -27,52 +26,6 @@ from tests.workflows.test_routing import (
     set_plan,
     the_interaction,
 )
-
-
-class EventStream:
-    """An agent's open event stream, collecting events as they arrive."""
-
-    def __init__(self, base_url: str, token: str) -> None:
-        self.base_url, self.token = base_url, token
-        self.events: list[tuple[str, dict[str, Any]]] = []
-        self.task: asyncio.Task[None] | None = None
-
-    async def _read(self) -> None:
-        async with httpx.AsyncClient(base_url=self.base_url, timeout=httpx.Timeout(5, read=None)) as http:
-            await self._stream(http)
-
-    async def _stream(self, http: httpx.AsyncClient) -> None:
-        """Opened the way a browser's EventSource opens it: with a ticket, no header."""
-        auth = {"Authorization": f"Bearer {self.token}"}
-        ticket = (await http.post("/api/agents/me/events/ticket", headers=auth)).json()["ticket"]
-        async with http.stream("GET", "/api/agents/me/events", params={"ticket": ticket}) as response:
-            assert response.headers["content-type"].startswith("text/event-stream")
-            name = None
-            async for line in response.aiter_lines():
-                if line.startswith("event: "):
-                    name = line.removeprefix("event: ")
-                elif line.startswith("data: ") and name:
-                    self.events.append((name, json.loads(line.removeprefix("data: "))))
-
-    async def __aenter__(self) -> EventStream:
-        self.task = asyncio.create_task(self._read())
-        await wait_for(self._ready)
-        return self
-
-    async def _ready(self) -> bool:
-        return any(name == "ready" for name, _ in self.events)
-
-    async def __aexit__(self, *_: object) -> None:
-        assert self.task is not None
-        self.task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self.task
-
-    async def next(self, name: str) -> dict[str, Any]:
-        async def found() -> dict[str, Any]:
-            return next((data for event, data in self.events if event == name), {})
-
-        return await wait_for(found)
 
 
 @contextlib.asynccontextmanager

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from tests.helpers import db
+from tests.support.conversations import CONTACT, enable_assistant, owned, settled
 from tests.webhooks import make_account
-from tests.workflows.test_replies import CONTACT, owned, settled
 
 
 @pytest.fixture
@@ -156,20 +156,6 @@ async def test_when_vidaoo_fails_the_agent_is_told_why_and_nothing_is_sent(
     assert response.status_code == status
     assert reason in response.json()["error"]["message"]
     assert outbound_count(settings) == 0
-
-
-async def enable_assistant(client, admin, fakes, floor) -> None:
-    assistant = {
-        "enabled": True,
-        "base_url": f"{fakes.base_url}/llm/v1",
-        "model": "helper-1",
-        "api_key": fakes.llm_key,
-        "instructions": "Be brief.",
-    }
-    response = await client.patch(
-        f"/api/whatsapp/accounts/{floor.account['id']}", json={"assistant": assistant}, headers=admin
-    )
-    assert response.status_code == 200, response.text
 
 
 async def test_the_assistant_suggests_a_reply_from_the_transcript_and_answers(

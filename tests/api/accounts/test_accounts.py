@@ -10,31 +10,8 @@ import psycopg
 import pytest
 
 from tests.conftest import PUBLIC_URL, error_fields
+from tests.support.accounts import CREDENTIALS, account_body
 
-CREDENTIALS = {
-    "twilio": {"account_sid": "AC0123456789", "auth_token": "twilio-secret-token"},
-    "sinch_v2": {
-        "base_url": "https://eu.conversation.api.sinch.com",
-        "project_id": "proj-1",
-        "app_id": "app-1",
-        "key_id": "key-1",
-        "key_secret": "sinch-key-secret",
-        "webhook_secret": "sinch-webhook-secret",
-    },
-    "meta": {
-        "account_sid": "waba-1",
-        "auth_token": "meta-access-token",
-        "app_id": "app-1",
-        "phone_number_id": "1234567890",
-        "app_secret": "meta-app-secret",
-    },
-    "kaleyra": {
-        "base_url": "https://api.kaleyra.io",
-        "waba_id": "waba-2",
-        "account_sid": "HX-sid",
-        "api_key": "kaleyra-api-key",
-    },
-}
 SECRETS = ["twilio-secret-token", "sinch-key-secret", "sinch-webhook-secret", "meta-access-token",
            "meta-app-secret", "kaleyra-api-key", "vidaoo-key", "assistant-key"]  # fmt: skip
 
@@ -42,18 +19,6 @@ SECRETS = ["twilio-secret-token", "sinch-key-secret", "sinch-webhook-secret", "m
 @pytest.fixture
 async def contact_list(api, admin):
     return await api.create(admin, "/api/cm/lists", {"name": "Customers"})
-
-
-def account_body(contact_list, provider="twilio", key="SUP", **extra):
-    return {
-        "name": f"Support {key}",
-        "key": key,
-        "list_id": contact_list["id"],
-        "type": provider,
-        "phone": "+14155238886",
-        "credentials": dict(CREDENTIALS[provider]),
-        **extra,
-    }
 
 
 async def test_twilio_account_has_a_working_receive_url_and_no_secret(api, client, admin, contact_list):
