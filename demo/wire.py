@@ -18,7 +18,7 @@ from urllib.parse import parse_qsl, urlencode
 
 from models import ProviderType
 from providers import meta, sinch, twilio
-from providers.base import digits
+from providers.fields import digits
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"

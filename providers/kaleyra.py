@@ -28,20 +28,22 @@ from providers.base import (
     StatusUpdate,
     WebhookRequest,
     check_response,
+    media_type_for,
+    request,
+    response_json,
+)
+from providers.config import BaseUrl, Credentials, Secret, Text
+from providers.fields import (
     error_code,
     from_iso,
     from_unix,
     identifier,
     malformed,
-    media_type_for,
     mobile,
     obj,
     optional_object,
     optional_string,
-    request,
-    response_json,
 )
-from providers.config import BaseUrl, Credentials, Secret, Text
 from providers.media import MediaHost, MediaPolicy, download
 from providers.meta import cloud_changes, cloud_message, parse_cloud_values
 

@@ -25,6 +25,12 @@ from providers.base import (
     WebhookRejected,
     WebhookRequest,
     check_response,
+    request,
+    response_json,
+    same_signature,
+)
+from providers.config import Credentials, Secret, Text
+from providers.fields import (
     error_code,
     from_unix,
     identifier,
@@ -33,11 +39,7 @@ from providers.base import (
     obj,
     optional_object,
     optional_string,
-    request,
-    response_json,
-    same_signature,
 )
-from providers.config import Credentials, Secret, Text
 from providers.media import MediaHost, MediaPolicy, download
 
 if TYPE_CHECKING:

@@ -27,21 +27,23 @@ from providers.base import (
     WebhookRejected,
     WebhookRequest,
     check_response,
-    error_code,
-    from_iso,
     guess_mime,
-    identifier,
-    malformed,
     media_type_for,
-    mobile,
-    obj,
-    optional_object,
-    optional_string,
     request,
     response_json,
     same_signature,
 )
 from providers.config import BaseUrl, Credentials, Secret, Text
+from providers.fields import (
+    error_code,
+    from_iso,
+    identifier,
+    malformed,
+    mobile,
+    obj,
+    optional_object,
+    optional_string,
+)
 from providers.media import MediaHost, MediaPolicy, download
 
 if TYPE_CHECKING:

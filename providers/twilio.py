@@ -26,17 +26,14 @@ from providers.base import (
     WebhookRejected,
     WebhookRequest,
     check_response,
-    error_code,
-    identifier,
-    malformed,
     media_type_for,
-    mobile,
     request,
     response_json,
     same_signature,
     storable_text,
 )
 from providers.config import Credentials, Secret, Text
+from providers.fields import error_code, identifier, malformed, mobile
 from providers.media import MediaHost, MediaPolicy, download
 
 if TYPE_CHECKING:
