@@ -12,7 +12,10 @@ from temporalio.client import Client
 from activities.common import ProviderAccess
 from activities.media import MediaActivities, MediaStore, media_policy
 from activities.messages import MessageActivities
-from activities.routing import ROUTING_ACTIVITIES, RoutingActivities
+from activities.offers import OfferActivities
+from activities.ownership import OwnershipActivities
+from activities.plan_facts import PlanActivities
+from activities.queue_waits import QueueWaitActivities
 from models.secrets import SecretBox
 from providers import api_bases
 from settings import Settings
@@ -26,12 +29,34 @@ def build_activities(
     access = ProviderAccess(sessions, http, api_bases(settings), box)
     media = MediaActivities(access, MediaStore(settings.media_dir), media_policy(settings))
     messages = MessageActivities(access)
-    routing = RoutingActivities(sessions, temporal)
+    offers = OfferActivities(sessions)
+    waits = QueueWaitActivities(sessions)
+    plan = PlanActivities(sessions)
+    ownership = OwnershipActivities(sessions, temporal)
     return [
         media.store_media,
         media.record_media_failure,
         messages.queue_message,
         messages.send_message,
         messages.record_send_failure,
-        *(getattr(routing, name) for name in ROUTING_ACTIVITIES),
+        offers.find_agents,
+        offers.make_offers,
+        offers.resolve_offers,
+        offers.assign,
+        waits.queue_info,
+        waits.enter_queue,
+        waits.wait_for_agent,
+        waits.leave_queue,
+        plan.load_plan,
+        plan.inside_interval,
+        plan.condition_holds,
+        plan.add_tags,
+        plan.is_first_interaction,
+        plan.record_event,
+        ownership.owner_status,
+        ownership.notify_owner,
+        ownership.release,
+        ownership.return_to_owner,
+        ownership.move_on,
+        ownership.close_interaction,
     ]

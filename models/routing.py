@@ -24,6 +24,7 @@ from sqlalchemy import (
     Index,
     Select,
     String,
+    delete,
     exists,
     func,
     or_,
@@ -31,6 +32,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.account import Account, AccountAgent
@@ -122,6 +124,11 @@ class InteractionEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # Written by an activity: its run and activity id, so a retried attempt adds no second event.
     activity_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+
+
+async def stop_waiting(session: AsyncSession, interaction_id: int) -> None:
+    """The interaction waits no longer (in a queue, or for a named agent): dispatch forgets it."""
+    await session.execute(delete(QueueWait).where(QueueWait.interaction_id == interaction_id))
 
 
 def waits_for_agent(agent_id: int, limit: int) -> Select[str]:

@@ -13,7 +13,8 @@ Outbound messages (agent replies, video links) are stored by the API and handed 
 routing: a slow or failing provider never holds up offers. The outbox is state, so it survives a
 worker crash and moves across continue-as-new.
 
-All waiting is durable timers in this workflow; all I/O is in activities (activities.routing).
+All waiting is durable timers in this workflow; all I/O is in activities (activities.offers,
+queue_waits, plan_facts, ownership, messages, media).
 """
 
 from __future__ import annotations
@@ -41,31 +42,28 @@ with workflow.unsafe.imports_passed_through():
         SendFailure,
         SendMessage,
     )
-    from activities.routing import (
-        AddTags,
-        AgentWait,
-        Assign,
+    from activities.offers import Assign, FindAgents, MakeOffers, OfferActivities, ResolveOffers
+    from activities.ownership import (
         CloseInteraction,
-        ConditionCheck,
-        FindAgents,
-        FirstInteraction,
-        IntervalCheck,
-        LeaveQueue,
-        LoadPlan,
-        MakeOffers,
         MoveOn,
         NotifyOwner,
         OwnerCheck,
-        Plan,
-        PlanStep,
-        QueueEntry,
-        QueueLookup,
-        RecordEvent,
+        OwnershipActivities,
         Release,
-        ResolveOffers,
         ReturnToOwner,
-        RoutingActivities,
     )
+    from activities.plan_facts import (
+        AddTags,
+        ConditionCheck,
+        FirstInteraction,
+        IntervalCheck,
+        LoadPlan,
+        Plan,
+        PlanActivities,
+        RecordEvent,
+    )
+    from activities.queue_waits import AgentWait, LeaveQueue, QueueEntry, QueueLookup, QueueWaitActivities
+    from domain.plan import PlanStep
 
 # Remember this many recent message ids to drop duplicate signals (retried webhooks).
 SEEN_WINDOW = 500
@@ -240,7 +238,7 @@ class InteractionWorkflow:
             self._state.offers = []
             self._changes += 1
             await workflow.execute_activity_method(
-                RoutingActivities.assign,
+                OfferActivities.assign,
                 Assign(self._start.interaction_id, answer.agent_id, offer.offer_id, offer.queue_id),
                 start_to_close_timeout=QUICK,
                 retry_policy=ROUTING_RETRY,
@@ -259,7 +257,7 @@ class InteractionWorkflow:
         self._claim = offer.agent_id
         try:
             assignment = await workflow.execute_activity_method(
-                RoutingActivities.assign,
+                OfferActivities.assign,
                 Assign(
                     self._start.interaction_id,
                     offer.agent_id,
@@ -294,7 +292,7 @@ class InteractionWorkflow:
         self._state.rejected_by.append(answer.agent_id)
         self._changes += 1
         await workflow.execute_activity_method(
-            RoutingActivities.resolve_offers,
+            OfferActivities.resolve_offers,
             ResolveOffers([offer.offer_id], "rejected"),
             start_to_close_timeout=QUICK,
             retry_policy=ROUTING_RETRY,
@@ -433,7 +431,7 @@ class InteractionWorkflow:
                 break
             late, self._state.pending = [arrived.message_id for arrived in self._state.pending], []
             await workflow.execute_activity_method(
-                RoutingActivities.move_on, MoveOn(start.interaction_id, late), start_to_close_timeout=QUICK
+                OwnershipActivities.move_on, MoveOn(start.interaction_id, late), start_to_close_timeout=QUICK
             )
         return InteractionResult(start.interaction_id, self._state.messages_handled)
 
@@ -516,7 +514,7 @@ class InteractionWorkflow:
 
     async def _load_plan(self) -> Plan:
         return await workflow.execute_activity_method(
-            RoutingActivities.load_plan,
+            PlanActivities.load_plan,
             LoadPlan(self._start.account_id),
             start_to_close_timeout=QUICK,
             retry_policy=ROUTING_RETRY,
@@ -529,7 +527,7 @@ class InteractionWorkflow:
         self._checking_owner = True  # a transfer now would race the owner's return
         try:
             status = await workflow.execute_activity_method(
-                RoutingActivities.owner_status,
+                OwnershipActivities.owner_status,
                 OwnerCheck(self._start.interaction_id, owner),
                 start_to_close_timeout=QUICK,
                 retry_policy=ROUTING_RETRY,
@@ -543,7 +541,7 @@ class InteractionWorkflow:
             await self._offer_only(owner, timedelta(seconds=plan.wait_assigned_agent), "assigned_agent")
             if self._state.owner_id is None:
                 await workflow.execute_activity_method(
-                    RoutingActivities.release,
+                    OwnershipActivities.release,
                     Release(self._start.interaction_id),
                     start_to_close_timeout=QUICK,
                     retry_policy=ROUTING_RETRY,
@@ -555,7 +553,7 @@ class InteractionWorkflow:
                     await self._run_plan(plan)
                 return
         await workflow.execute_activity_method(
-            RoutingActivities.notify_owner,
+            OwnershipActivities.notify_owner,
             NotifyOwner(self._start.interaction_id, owner, message_ids),
             start_to_close_timeout=QUICK,
             retry_policy=ROUTING_RETRY,
@@ -585,7 +583,7 @@ class InteractionWorkflow:
         if self._state.owner_id is None and not self._state.closed:
             self._state.owner_id = previous
             await workflow.execute_activity_method(
-                RoutingActivities.return_to_owner,
+                OwnershipActivities.return_to_owner,
                 ReturnToOwner(self._start.interaction_id, previous),
                 start_to_close_timeout=QUICK,
                 retry_policy=ROUTING_RETRY,
@@ -644,7 +642,7 @@ class InteractionWorkflow:
                 await self._close(params.get("disposition_id"))
             case "gotoif":
                 holds = await workflow.execute_activity_method(
-                    RoutingActivities.condition_holds,
+                    PlanActivities.condition_holds,
                     ConditionCheck(self._start.interaction_id, params["condition"], workflow.now()),
                     start_to_close_timeout=QUICK,
                     retry_policy=ROUTING_RETRY,
@@ -656,7 +654,7 @@ class InteractionWorkflow:
                 await self._event("noop", {"step": step.step, "value": params.get("value", "")})
             case "tag":
                 await workflow.execute_activity_method(
-                    RoutingActivities.add_tags,
+                    PlanActivities.add_tags,
                     AddTags(self._start.interaction_id, params["tags"]),
                     start_to_close_timeout=QUICK,
                     retry_policy=ROUTING_RETRY,
@@ -669,7 +667,7 @@ class InteractionWorkflow:
         registered = workflow.patched(AGENT_STEP_WAITS)
         if registered:
             await workflow.execute_activity_method(
-                RoutingActivities.wait_for_agent,
+                QueueWaitActivities.wait_for_agent,
                 AgentWait(self._start.interaction_id, agent_id, workflow.info().workflow_id),
                 start_to_close_timeout=QUICK,
                 retry_policy=ROUTING_RETRY,
@@ -677,7 +675,7 @@ class InteractionWorkflow:
         await self._hunt(deadline, agent_ids=[agent_id], per_offer=None, kind="plan_agent")
         if registered and self._state.owner_id is None:
             await workflow.execute_activity_method(
-                RoutingActivities.leave_queue,
+                QueueWaitActivities.leave_queue,
                 LeaveQueue(self._start.interaction_id),
                 start_to_close_timeout=QUICK,
                 retry_policy=ROUTING_RETRY,
@@ -685,7 +683,7 @@ class InteractionWorkflow:
 
     async def _queue_step(self, queue_id: int, wait: timedelta, kind: str) -> None:
         queue = await workflow.execute_activity_method(
-            RoutingActivities.queue_info,
+            QueueWaitActivities.queue_info,
             QueueLookup(queue_id),
             start_to_close_timeout=QUICK,
             retry_policy=ROUTING_RETRY,
@@ -696,7 +694,7 @@ class InteractionWorkflow:
         deadline = workflow.now() + wait
         interaction = self._start.interaction_id
         await workflow.execute_activity_method(
-            RoutingActivities.enter_queue,
+            QueueWaitActivities.enter_queue,
             QueueEntry(interaction, queue_id, workflow.info().workflow_id),
             start_to_close_timeout=QUICK,
             retry_policy=ROUTING_RETRY,
@@ -705,7 +703,7 @@ class InteractionWorkflow:
         await self._hunt(deadline, queue_id=queue_id, strategy=queue.strategy, per_offer=per_offer, kind=kind)
         if self._state.owner_id is None:
             await workflow.execute_activity_method(
-                RoutingActivities.leave_queue,
+                QueueWaitActivities.leave_queue,
                 LeaveQueue(interaction),
                 start_to_close_timeout=QUICK,
                 retry_policy=ROUTING_RETRY,
@@ -749,7 +747,7 @@ class InteractionWorkflow:
         self, queue_id: int | None, agent_ids: list[int] | None, exclude: list[int], strategy: str
     ) -> list[int]:
         found = await workflow.execute_activity_method(
-            RoutingActivities.find_agents,
+            OfferActivities.find_agents,
             FindAgents(self._start.account_id, queue_id, agent_ids, exclude, strategy),
             start_to_close_timeout=QUICK,
             retry_policy=ROUTING_RETRY,
@@ -766,7 +764,7 @@ class InteractionWorkflow:
         eligible: bool = True,
     ) -> None:
         made = await workflow.execute_activity_method(
-            RoutingActivities.make_offers,
+            OfferActivities.make_offers,
             MakeOffers(self._start.interaction_id, agent_ids, kind, expires_at, queue_id),
             start_to_close_timeout=QUICK,
             retry_policy=ROUTING_RETRY,
@@ -805,7 +803,7 @@ class InteractionWorkflow:
 
     async def _resolve(self, offers: list[HeldOffer], status: str) -> None:
         await workflow.execute_activity_method(
-            RoutingActivities.resolve_offers,
+            OfferActivities.resolve_offers,
             ResolveOffers([o.offer_id for o in offers], status),
             start_to_close_timeout=QUICK,
             retry_policy=ROUTING_RETRY,
@@ -817,7 +815,7 @@ class InteractionWorkflow:
             return
         if times == "first":
             first = await workflow.execute_activity_method(
-                RoutingActivities.is_first_interaction,
+                PlanActivities.is_first_interaction,
                 FirstInteraction(self._start.interaction_id),
                 start_to_close_timeout=QUICK,
                 retry_policy=ROUTING_RETRY,
@@ -848,7 +846,7 @@ class InteractionWorkflow:
         if self._state.owner_id is None:
             await self._withdraw_offers("rescinded")
         await workflow.execute_activity_method(
-            RoutingActivities.close_interaction,
+            OwnershipActivities.close_interaction,
             CloseInteraction(self._start.interaction_id, disposition_id, actor_id),
             start_to_close_timeout=QUICK,
         )
@@ -858,7 +856,7 @@ class InteractionWorkflow:
 
     async def _inside(self, interval_id: int) -> bool:
         return await workflow.execute_activity_method(
-            RoutingActivities.inside_interval,
+            PlanActivities.inside_interval,
             IntervalCheck(interval_id, workflow.now()),
             start_to_close_timeout=QUICK,
             retry_policy=ROUTING_RETRY,
@@ -866,7 +864,7 @@ class InteractionWorkflow:
 
     async def _event(self, kind: str, data: dict[str, object]) -> None:
         await workflow.execute_activity_method(
-            RoutingActivities.record_event,
+            PlanActivities.record_event,
             RecordEvent(self._start.interaction_id, kind, dict(data)),
             start_to_close_timeout=QUICK,
             retry_policy=ROUTING_RETRY,

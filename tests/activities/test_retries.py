@@ -15,15 +15,10 @@ from temporalio.testing import ActivityEnvironment
 
 from activities.common import ProviderAccess
 from activities.messages import MessageActivities, QueueMessage
-from activities.routing import (
-    Assign,
-    CloseInteraction,
-    MakeOffers,
-    QueueEntry,
-    RecordEvent,
-    ReturnToOwner,
-    RoutingActivities,
-)
+from activities.offers import Assign, MakeOffers, OfferActivities
+from activities.ownership import CloseInteraction, OwnershipActivities, ReturnToOwner
+from activities.plan_facts import PlanActivities, RecordEvent
+from activities.queue_waits import QueueEntry, QueueWaitActivities
 from providers import api_bases
 from tests.helpers import db
 from tests.workflows.test_routing import inbound, make_floor, the_interaction
@@ -43,7 +38,12 @@ async def test_every_routing_write_is_the_same_when_its_activity_runs_twice(
     await inbound(client, floor, "SM1")  # stored; no relay runs here, so no workflow either
     interaction = (await the_interaction(client, admin))["id"]
     services = app.state.services
-    routing = RoutingActivities(services.sessionmaker, temporal_env.client)
+    offer_activities, waits = (
+        OfferActivities(services.sessionmaker),
+        QueueWaitActivities(services.sessionmaker),
+    )
+    plan = PlanActivities(services.sessionmaker)
+    ownership = OwnershipActivities(services.sessionmaker, temporal_env.client)
     access = ProviderAccess(services.sessionmaker, services.http, api_bases(settings), services.secrets)
     messages = MessageActivities(access)
     environment = ActivityEnvironment()
@@ -59,21 +59,21 @@ async def test_every_routing_write_is_the_same_when_its_activity_runs_twice(
 
     expires = datetime.now(UTC) + timedelta(minutes=5)
     offers = await twice(
-        routing.make_offers, MakeOffers(interaction, [ann, bob], "queue", expires, queue), "1"
+        offer_activities.make_offers, MakeOffers(interaction, [ann, bob], "queue", expires, queue), "1"
     )
     assert rows(settings, "SELECT agent_id, status FROM offers ORDER BY agent_id") == [
         (ann, "pending"), (bob, "pending")
     ]  # fmt: skip
 
-    await twice(routing.enter_queue, QueueEntry(interaction, queue, "wf"), "2")
+    await twice(waits.enter_queue, QueueEntry(interaction, queue, "wf"), "2")
     assert rows(settings, "SELECT count(*) FROM queue_waits") == [(1,)]
 
-    await twice(routing.record_event, RecordEvent(interaction, "noop", {"step": 1}), "3")
+    await twice(plan.record_event, RecordEvent(interaction, "noop", {"step": 1}), "3")
     assert rows(settings, "SELECT count(*) FROM interaction_events WHERE kind = 'noop'") == [(1,)]
 
     offer = next(offer for offer in offers.offers if offer.agent_id == ann)
     assignment = await twice(
-        routing.assign, Assign(interaction, ann, offer.offer_id, queue, check_capacity=True), "4"
+        offer_activities.assign, Assign(interaction, ann, offer.offer_id, queue, check_capacity=True), "4"
     )
     assert assignment.assigned
     assert rows(settings, "SELECT agent_id, status FROM offers ORDER BY agent_id") == [
@@ -82,7 +82,7 @@ async def test_every_routing_write_is_the_same_when_its_activity_runs_twice(
     assert rows(settings, "SELECT count(*) FROM interaction_events WHERE kind = 'accepted'") == [(1,)]
     assert rows(settings, "SELECT owner_id, status FROM interactions") == [(ann, "open")]
 
-    await twice(routing.return_to_owner, ReturnToOwner(interaction, ann), "5")
+    await twice(ownership.return_to_owner, ReturnToOwner(interaction, ann), "5")
     assert rows(settings, "SELECT count(*) FROM interaction_events WHERE kind = 'transfer_returned'") == [
         (1,)
     ]
@@ -92,7 +92,7 @@ async def test_every_routing_write_is_the_same_when_its_activity_runs_twice(
     )
     assert rows(settings, "SELECT id, status FROM messages WHERE direction = 'out'") == [(queued, "queued")]
 
-    await twice(routing.close_interaction, CloseInteraction(interaction, None, ann), "7")
+    await twice(ownership.close_interaction, CloseInteraction(interaction, None, ann), "7")
     assert rows(settings, "SELECT count(*) FROM interaction_events WHERE kind = 'closed'") == [(1,)]
 
 
@@ -103,10 +103,10 @@ async def test_an_offer_to_an_agent_deleted_meanwhile_is_skipped(
     await inbound(client, floor, "SM1")
     interaction = (await the_interaction(client, admin))["id"]
     assert (await client.delete(f"/api/users/{floor.agents['bob'].id}", headers=admin)).status_code == 204
-    routing = RoutingActivities(app.state.services.sessionmaker, temporal_env.client)
+    offers = OfferActivities(app.state.services.sessionmaker)
     expires = datetime.now(UTC) + timedelta(minutes=5)
     request = MakeOffers(
         interaction, [floor.agents["ann"].id, floor.agents["bob"].id], "transfer_agent", expires
     )
-    made = await ActivityEnvironment().run(routing.make_offers, request)
+    made = await ActivityEnvironment().run(offers.make_offers, request)
     assert [offer.agent_id for offer in made.offers] == [floor.agents["ann"].id]

@@ -8,7 +8,7 @@ import asyncio
 from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateStage
 
-from activities.routing import CloseInteraction, RoutingActivities
+from activities.ownership import CloseInteraction, OwnershipActivities
 from relay import inbound as inbound_relay
 from relay.inbound import InboundRelay
 from tests.conftest import running_worker
@@ -101,7 +101,7 @@ async def test_a_message_stored_in_a_closed_interaction_opens_the_next_one(
 async def test_a_message_reaching_a_closing_workflow_goes_to_the_next_interaction(
     api, client, admin, fakes, temporal_env, settings, app
 ):
-    real = RoutingActivities(app.state.services.sessionmaker, temporal_env.client)
+    real = OwnershipActivities(app.state.services.sessionmaker, temporal_env.client)
     closing, proceed = asyncio.Event(), asyncio.Event()
 
     @activity.defn(name="close_interaction")

@@ -11,7 +11,8 @@ from temporalio import activity
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.exceptions import ApplicationError
 
-from activities.routing import Agents, FindAgents, OwnerCheck, OwnerStatus, RoutingActivities
+from activities.offers import Agents, FindAgents, OfferActivities
+from activities.ownership import OwnerCheck, OwnershipActivities, OwnerStatus
 from tests.conftest import running_worker
 from tests.helpers import db, summary_of, wait_for
 from tests.webhooks import post_twilio, twilio_message
@@ -60,7 +61,7 @@ async def test_an_agent_at_capacity_cannot_accept_a_second_offer_and_it_passes_o
 async def test_a_transfer_while_the_owner_is_rechecked_is_refused_and_nothing_wedges(
     api, client, admin, fakes, temporal_env, settings, app
 ):
-    real = RoutingActivities(app.state.services.sessionmaker, temporal_env.client)
+    real = OwnershipActivities(app.state.services.sessionmaker, temporal_env.client)
     checking, proceed = asyncio.Event(), asyncio.Event()
 
     @activity.defn(name="owner_status")
@@ -95,7 +96,7 @@ async def _handled(temporal_env, workflow_id, count):
 async def test_an_activity_that_keeps_failing_is_said_and_routing_is_tried_again(
     api, client, admin, fakes, temporal_env, settings, app
 ):
-    real = RoutingActivities(app.state.services.sessionmaker, temporal_env.client)
+    real = OfferActivities(app.state.services.sessionmaker)
     attempts = 0
 
     @activity.defn(name="find_agents")
