@@ -1,6 +1,6 @@
 """The action plan: its steps and each application's parameters, defined once.
 
-The API validates a plan with these models (api.action_plan) and stores `model_dump` of them; the
+The API validates a plan with these models (api.accounts.plan) and stores `model_dump` of them; the
 workflow reads the stored steps back through `step_params`, so both see the same typed shape.
 Steps are numbered from 1 in the order given; `gotoif` and `gotop` name those numbers.
 """

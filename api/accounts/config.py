@@ -11,6 +11,7 @@ from fastapi import APIRouter, status
 from sqlalchemy import delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api.accounts.plan import StepIn, StepOut, build_plan, load_plan
 from api.accounts.schemas import (
     AnswerIn,
     AnswerOut,
@@ -20,7 +21,6 @@ from api.accounts.schemas import (
     DispositionPatch,
 )
 from api.accounts.service import visible_account
-from api.action_plan import StepIn, StepOut, build_plan, load_plan
 from api.crud import ListOut, apply_patch, ensure_unreferenced, get_or_404, paginate
 from api.deps import AdminUser, CurrentUser, PageDep, SessionDep, StaffUser
 from api.errors import invalid, not_found
