@@ -19,7 +19,7 @@ from api.agents.events import AgentEventHub
 from api.deps import Services
 from api.directory import contacts, intervals, pauses, queues, users
 from api.errors import install_error_handlers
-from api.interactions import replies, routing, uploads
+from api.interactions import replies, routing, searches, uploads
 from api.interactions import router as interactions
 from api.interactions import tools as interaction_tools
 from api.logs import install_log_redaction
@@ -91,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         replies.router,
         interaction_tools.router,
         uploads.router,
+        searches.router,
     ):
         app.include_router(router)
     mount_pages(app)  # the agent desk at /desk/

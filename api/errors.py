@@ -71,6 +71,7 @@ UNIQUE_FIELDS: dict[str, tuple[str, str]] = {
     "uq_accounts_video_topic": ("video.topic", "is already used by another account"),
     "uq_accounts_proxy_token": ("proxy_token", "collides with another account"),
     "uq_canned_answers_account_name": ("name", "is already used by another answer of this account"),
+    "uq_saved_searches_user_name_lower": ("name", "is already used by another of your saved searches"),
 }
 
 

@@ -17,6 +17,7 @@ from models.interaction import (
 from models.interval import Interval
 from models.queue import Queue, QueueAgent, Strategy
 from models.routing import AgentSession, InteractionEvent, Offer, OfferKind, OfferStatus, QueueWait
+from models.saved_search import SavedSearch
 from models.user import Pause, Role, User, UserStatus
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "QueueAgent",
     "QueueWait",
     "Role",
+    "SavedSearch",
     "Strategy",
     "User",
     "UserStatus",

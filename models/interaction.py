@@ -92,6 +92,13 @@ class Interaction(Base):
             postgresql_where=ACTIVE_PREDICATE,
         ),
         Index("ix_interactions_account_status", "account_id", "status"),
+        # The list's filters (api.interactions.service.filtered)
+        Index("ix_interactions_queue_id", "queue_id"),
+        Index("ix_interactions_disposition_id", "disposition_id"),
+        Index("ix_interactions_started_at", "started_at"),
+        Index("ix_interactions_closed_at", "closed_at"),
+        Index("ix_interactions_last_inbound_at", "last_inbound_at"),
+        Index("ix_interactions_tags", "tags", postgresql_using="gin"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -146,6 +153,13 @@ class Message(Base):
     __table_args__ = (
         UniqueConstraint("account_id", "provider_message_id", name="uq_messages_account_provider_id"),
         Index("ix_messages_interaction_id", "interaction_id", "id"),
+        # Who wrote in an interaction (the list's `participant` filter)
+        Index(
+            "ix_messages_sender",
+            "sender_id",
+            "interaction_id",
+            postgresql_where=text("sender_id IS NOT NULL"),
+        ),
         Index(
             "ix_messages_awaiting_relay",
             "id",

@@ -69,6 +69,13 @@ class Offer(Base):
             postgresql_where=text("status = 'pending'"),
         ),
         Index("ix_offers_agent_pending", "agent_id", postgresql_where=text("status = 'pending'")),
+        # Who accepted an interaction (the list's `participant` filter)
+        Index(
+            "ix_offers_agent_accepted",
+            "agent_id",
+            "interaction_id",
+            postgresql_where=text("status = 'accepted'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -15,8 +15,15 @@ from sqlalchemy.orm import aliased
 from api.crud import ListOut, paginate, paginate_rows
 from api.deps import CurrentUser, PageDep, ServicesDep, SessionDep
 from api.errors import not_found
-from api.interactions.schemas import InteractionFilters, InteractionOut, MessageOut, TimelineEventOut
-from api.interactions.service import filtered, interaction_out, visible_interaction
+from api.interactions.conditions import search_fields
+from api.interactions.schemas import (
+    InteractionFilters,
+    InteractionOut,
+    MessageOut,
+    SearchFieldsOut,
+    TimelineEventOut,
+)
+from api.interactions.service import filtered, interaction_out, ordered, visible_interaction
 from models import (
     Interaction,
     InteractionEvent,
@@ -32,11 +39,18 @@ router = APIRouter(prefix="/api/whatsapp/interactions", tags=["interactions"])
 async def list_interactions(
     user: CurrentUser, session: SessionDep, page: PageDep, filters: Annotated[InteractionFilters, Query()]
 ) -> ListOut[InteractionOut]:
-    query = filtered(user, filters).order_by(
-        Interaction.last_message_at.desc().nulls_last(), Interaction.id.desc()
-    )
+    """The interactions the caller may see (agents: those of their accounts), filtered, sorted
+    by `sort` and `order`, paged."""
+    query = ordered(filtered(user, filters), filters)
     count, rows = await paginate_rows(session, query, page)
     return ListOut(count=count, rows=[interaction_out(*row) for row in rows])
+
+
+@router.get("/search-fields")
+async def list_search_fields(_: CurrentUser) -> SearchFieldsOut:
+    """The advanced search's vocabulary, for a UI to build its form: each field with its value
+    type, the operators that apply to it and whether an action plan's `gotoif` may use it."""
+    return search_fields()
 
 
 @router.get("/{interaction_id}")

@@ -1,13 +1,24 @@
-"""TODO docstring"""
+"""The shapes the interactions routes take and give: the list's filters, interactions, messages,
+the timeline, replies and agent tools, the search vocabulary and saved searches."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Self
+from enum import StrEnum
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AnyHttpUrl,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 from api.crud import Out
+from domain.conditions import ConditionField, Operator, ValueType
 from models import (
     DeliveryStatus,
     Direction,
@@ -15,6 +26,8 @@ from models import (
     MessageType,
     UserStatus,
 )
+
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 
 
 class ContactOut(Out):
@@ -24,16 +37,116 @@ class ContactOut(Out):
     mobile: str
 
 
+class InteractionSort(StrEnum):
+    started_at = "started_at"
+    last_message_at = "last_message_at"
+    last_inbound_at = "last_inbound_at"  # ascending: who has been awaiting a reply longest
+
+
 class InteractionFilters(BaseModel):
-    """What the interaction list filters on (`api.interactions.service.filtered` applies them)."""
+    """What the interaction list filters and sorts on (`api.interactions.service.filtered` and
+    `ordered` apply them). Every filter given must hold; time ranges include both ends."""
 
     account_id: int | None = None
-    agent_id: int | None = Field(default=None, description="the owner")
+    agent_id: int | None = Field(
+        default=None, description="the owner; with `participant=true`, any agent who handled it"
+    )
+    participant: bool = Field(
+        default=False,
+        description="`agent_id` names anyone who handled the interaction: its owner, an agent who "
+        "accepted it (before a transfer), or who wrote in it",
+    )
+    queue_id: int | None = None
     status: InteractionStatus | None = Field(
         default=None,
         description="open (owned or waiting for an agent), open-pending (waiting only) or closed",
     )
     read: bool | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=50, description="has any of these tags (exact)")
+    tags_all: list[Tag] = Field(default_factory=list, max_length=50, description="has all of these tags")
+    started_from: AwareDatetime | None = None
+    started_to: AwareDatetime | None = None
+    closed_from: AwareDatetime | None = None
+    closed_to: AwareDatetime | None = None
+    disposition_id: int | None = Field(
+        default=None, description="disposed with this disposition or one of its sub-dispositions"
+    )
+    window: Literal["open", "closed"] | None = Field(
+        default=None,
+        description="the 24-hour service window: open (the customer wrote within 24 h) or closed",
+    )
+    q: str | None = Field(
+        default=None, min_length=1, max_length=200, description="contact's name or mobile contains (any case)"
+    )
+    conditions: str | None = Field(
+        default=None,
+        max_length=50_000,
+        description="advanced search, as JSON text: "
+        '`{"match": "all"|"any", "rules": [{"field", "operator", "value", "disabled"?}]}`; '
+        "fields, their operators and value types at `GET /api/whatsapp/interactions/search-fields`. "
+        "A bad rule is a 422 naming `conditions.rules.<index>`.",
+        examples=[
+            '{"match":"all","rules":[{"field":"contact.first_name","operator":"starts_with","value":"An"}]}'
+        ],
+    )
+    sort: InteractionSort = InteractionSort.last_message_at
+    order: Literal["asc", "desc"] = Field(
+        default="desc", description="interactions without the time come last"
+    )
+
+
+class SavedQuery(InteractionFilters):
+    """The list's query as a saved search keeps it: the same parameters, `conditions` as JSON text."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+SearchName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+
+
+class SavedSearchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: SearchName = Field(description="unique among the caller's saved searches (ignoring case)")
+    query: SavedQuery = Field(default_factory=SavedQuery)
+
+
+class SavedSearchPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: SearchName | None = None
+    query: SavedQuery | None = Field(default=None, description="replaces the whole saved query")
+
+
+class SavedSearchOut(BaseModel):
+    id: int
+    name: str
+    query: SavedQuery
+    created_at: datetime
+    updated_at: datetime
+
+
+class SearchFieldOut(BaseModel):
+    field: ConditionField
+    type: ValueType = Field(
+        description="what `value` is: text, number, boolean, datetime (ISO 8601 with "
+        "a time zone), id (a record's id) or choice (one of `choices`); `in` takes a list of them"
+    )
+    operators: list[Operator]
+    description: str
+    choices: list[str] = Field(description="the values a choice field takes (empty otherwise)")
+    in_plans: bool = Field(description="an action plan's `gotoif` may use it too")
+
+
+class SearchOperatorOut(BaseModel):
+    operator: Operator
+    value: Literal["none", "one", "list"] = Field(description="what `value` the operator takes")
+    description: str
+
+
+class SearchFieldsOut(BaseModel):
+    fields: list[SearchFieldOut]
+    operators: list[SearchOperatorOut]
 
 
 class InteractionOut(BaseModel):
@@ -169,9 +282,6 @@ class QueueTarget(BaseModel):
 class TransferTargetsOut(BaseModel):
     agents: list[AgentTarget]
     queues: list[QueueTarget]
-
-
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
 
 
 class NoteIn(BaseModel):

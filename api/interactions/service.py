@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Select, delete, select
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    delete,
+    exists,
+    false,
+    func,
+    not_,
+    or_,
+    select,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ServicesDep, SessionDep
 from api.errors import AppError, forbidden, not_found
+from api.interactions.conditions import condition_expression, dispositions_under, parse_conditions, status_is
 from api.interactions.errors import InteractionClosed, SendPending
 from api.interactions.schemas import ContactOut, InteractionFilters, InteractionOut, MessageOut
 from api.temporal import commit_then_update
-from domain.window import window_closes_at, window_open
+from domain.window import SERVICE_WINDOW, window_closes_at, window_open
 from models import (
     Account,
     AccountAgent,
@@ -21,10 +37,11 @@ from models import (
     InteractionStatus,
     Message,
     MessageType,
+    Offer,
+    OfferStatus,
     Role,
     User,
 )
-from models.interaction import ACTIVE
 from workflows.ids import interaction_workflow_id
 from workflows.interaction import InteractionWorkflow, Outgoing
 
@@ -44,19 +61,84 @@ def visible(user: User) -> InteractionRows:
 
 
 def filtered(user: User, filters: InteractionFilters) -> InteractionRows:
-    """The interactions `user` may see that match `filters`."""
+    """The interactions `user` may see that match `filters` (every filter given, and the advanced
+    `conditions`; a bad rule is a 422 naming it)."""
     query = visible(user)
+    conditions = parse_conditions(filters.conditions)
     if filters.account_id is not None:
         query = query.where(Interaction.account_id == filters.account_id)
     if filters.agent_id is not None:
-        query = query.where(Interaction.owner_id == filters.agent_id)
-    if filters.status is InteractionStatus.open:
-        query = query.where(ACTIVE)
-    elif filters.status is not None:
-        query = query.where(Interaction.status == filters.status)
+        query = query.where(
+            handled_by(filters.agent_id) if filters.participant else owned_by(filters.agent_id)
+        )
+    if filters.queue_id is not None:
+        query = query.where(Interaction.queue_id == filters.queue_id)
+    if filters.status is not None:
+        query = query.where(status_is(filters.status))
     if filters.read is not None:
         query = query.where(Interaction.read == filters.read)
+    if filters.tags:
+        query = query.where(Interaction.tags.overlap(filters.tags))
+    if filters.tags_all:
+        query = query.where(Interaction.tags.contains(filters.tags_all))
+    query = query.where(*_between(Interaction.started_at, filters.started_from, filters.started_to))
+    query = query.where(*_between(Interaction.closed_at, filters.closed_from, filters.closed_to))
+    if filters.disposition_id is not None:
+        under = dispositions_under([filters.disposition_id]).scalar_subquery()
+        query = query.where(Interaction.disposition_id.in_(under))
+    if filters.window is not None:
+        since = datetime.now(UTC) - SERVICE_WINDOW
+        inside = Interaction.last_inbound_at > since
+        query = query.where(inside if filters.window == "open" else not_(func.coalesce(inside, false())))
+    if filters.q is not None:
+        query = query.where(_contact_matches(filters.q))
+    if conditions is not None and (expression := condition_expression(conditions)) is not None:
+        query = query.where(expression)
     return query
+
+
+def ordered(query: InteractionRows, filters: InteractionFilters) -> InteractionRows:
+    """`query` in the list's order: `filters.sort` ascending or descending, interactions without
+    that time last, then by id in the same direction (a stable order for paging)."""
+    column = getattr(Interaction, filters.sort.value)
+    if filters.order == "asc":
+        return query.order_by(column.asc().nulls_last(), Interaction.id.asc())
+    return query.order_by(column.desc().nulls_last(), Interaction.id.desc())
+
+
+def owned_by(agent_id: int) -> ColumnElement[bool]:
+    return Interaction.owner_id == agent_id
+
+
+def handled_by(agent_id: int) -> ColumnElement[bool]:
+    """Its owner now, an agent who accepted it (the owner before a transfer) or wrote in it."""
+    accepted = exists().where(
+        Offer.interaction_id == Interaction.id,
+        Offer.agent_id == agent_id,
+        Offer.status == OfferStatus.accepted,
+    )
+    wrote = exists().where(Message.interaction_id == Interaction.id, Message.sender_id == agent_id)
+    return or_(owned_by(agent_id), accepted, wrote)
+
+
+def _between(
+    column: SQLColumnExpression[Any], start: datetime | None, end: datetime | None
+) -> list[ColumnElement[bool]]:
+    return [
+        *([column >= start] if start is not None else []),
+        *([column <= end] if end is not None else []),
+    ]
+
+
+def _contact_matches(q: str) -> ColumnElement[bool]:
+    """The contact's name (first, last, or both as "first last") or mobile contains `q`. Mobiles are
+    stored as digits: `+39 333-12` finds 3933312..."""
+    name = func.concat_ws(" ", Contact.first_name, Contact.last_name)
+    matches = [name.icontains(q.strip(), autoescape=True)]
+    digits = re.sub(r"[\s+().-]", "", q)
+    if digits.isdigit():
+        matches.append(Contact.mobile.contains(digits, autoescape=True))
+    return or_(*matches)
 
 
 def interaction_out(interaction: Interaction, account_key: str, contact: Contact) -> InteractionOut:
