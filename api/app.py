@@ -19,7 +19,7 @@ from api.agents.events import AgentEventHub
 from api.deps import Services
 from api.directory import contacts, intervals, pauses, queues, users
 from api.errors import install_error_handlers
-from api.interactions import replies, routing, searches, uploads
+from api.interactions import export, replies, routing, searches, transcript, uploads
 from api.interactions import router as interactions
 from api.interactions import tools as interaction_tools
 from api.logs import install_log_redaction
@@ -91,6 +91,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         replies.router,
         interaction_tools.router,
         uploads.router,
+        export.router,
+        transcript.router,
         searches.router,
     ):
         app.include_router(router)

@@ -18,6 +18,7 @@ from pydantic import (
 )
 
 from api.crud import Out
+from api.directory.schemas import Timezone
 from domain.conditions import ConditionField, Operator, ValueType
 from models import (
     DeliveryStatus,
@@ -311,3 +312,28 @@ class VideoCallOut(BaseModel):
 class AssistantIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     question: str | None = Field(default=None, min_length=1, max_length=2000)
+
+
+EXPORT_MAX_IDS = 10_000
+
+
+class ExportIn(InteractionFilters):
+    """Which interactions to export: `ids`, or the list's filters (none: every interaction)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ids: list[Annotated[int, Field(ge=1, le=2**31 - 1)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=EXPORT_MAX_IDS,
+        description=f"these interactions (at most {EXPORT_MAX_IDS}); not together with filters",
+    )
+    time_zone: Timezone = Field(
+        default="UTC", description="IANA name of the zone the CSV's times are written in"
+    )
+
+    @model_validator(mode="after")
+    def _ids_or_filters(self) -> Self:
+        if self.ids is not None and self.model_fields_set - {"ids", "time_zone"}:
+            raise ValueError("give ids or the list's filters, not both")
+        return self

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Row,
     Select,
     SQLColumnExpression,
     delete,
@@ -18,7 +20,8 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm.util import AliasedClass
 
 from api.deps import ServicesDep, SessionDep
 from api.errors import AppError, forbidden, not_found
@@ -262,3 +265,30 @@ async def _withdraw(
     else:
         await session.execute(delete(Message).where(Message.id == message.id))
     await session.commit()
+
+
+def display_name(user: type[User] | AliasedClass[User]) -> ColumnElement[str]:
+    """How a user (or an aliased users table) is named to people: its full name, else its username."""
+    return func.coalesce(func.nullif(user.full_name, ""), user.username)
+
+
+async def in_batches(
+    sessions: async_sessionmaker[AsyncSession],
+    page: Callable[[int], Select[*tuple[Any, ...]]],
+    size: int,
+    key: Callable[[Row[*tuple[Any, ...]]], int] = lambda row: int(row[0]),
+) -> AsyncIterator[Sequence[Row[*tuple[Any, ...]]]]:
+    """Every row of a keyset-paged query, `size` at a time: `page(after)` must select the rows
+    whose key is above `after`, in key order, at most `size`; `key` reads a row's key.
+
+    Each batch is read in a short session of its own, so a response streamed to a slow client
+    holds no connection (and no transaction) while it waits for the client to read."""
+    after = 0
+    while True:
+        async with sessions() as session:
+            rows = (await session.execute(page(after))).all()
+        if rows:
+            yield rows
+        if len(rows) < size:
+            return
+        after = key(rows[-1])

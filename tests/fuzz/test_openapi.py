@@ -32,6 +32,7 @@ from api.app import create_app
 from settings import Settings
 from tests.conftest import Api, running_worker
 from tests.fuzz.conftest import fuzz_settings
+from tests.support.asgi import http_scope, receiver
 from tests.webhooks import (
     kaleyra_callback,
     meta_envelope,
@@ -139,21 +140,8 @@ async def _opening(app: FastAPI, request: httpx.Request) -> httpx.Response:
     body = request.content
     started: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     hung_up = asyncio.Event()
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": request.method,
-        "scheme": "http", "path": request.url.path, "raw_path": request.url.raw_path.split(b"?")[0],
-        "query_string": request.url.query, "root_path": "", "server": ("shareline.test", 80),
-        "client": ("127.0.0.1", 1), "headers": list(request.headers.raw),
-    }  # fmt: skip
-    sent_body = False
-
-    async def receive() -> MutableMapping[str, Any]:
-        nonlocal sent_body
-        if not sent_body:
-            sent_body = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        await hung_up.wait()
-        return {"type": "http.disconnect"}
+    scope = http_scope(request)
+    receive = receiver(body, hung_up)
 
     async def send(message: MutableMapping[str, Any]) -> None:
         if message["type"] == "http.response.start" and not started.done():
