@@ -89,7 +89,7 @@ def _text_test(text: SQLColumnExpression[Any], operator: Operator, value: Any) -
         case Operator.ends_with:
             return text.iendswith(value, autoescape=True)
         case Operator.in_:
-            return func.lower(text).in_([item.lower() for item in value])
+            return func.lower(text).in_([func.lower(item) for item in value])
         case Operator.is_empty:
             return text == ""
     raise AssertionError(f"{operator} is not a text operator")

@@ -360,3 +360,23 @@ async def test_a_gotoif_shares_the_vocabulary_but_only_fields_a_running_plan_kno
     wrong = await client.put(path, json=gotoif(rule("contact.first_name", "gt", "a")), headers=admin)
     assert wrong.status_code == 422
     assert "does not apply" in json.dumps(error_fields(wrong))
+
+
+async def test_odd_values_are_answered_never_a_500(client, admin):
+    odd_rules = [
+        rule("contact.first_name", "contains", "nul\u0000byte"),
+        rule("interaction.owner_id", "equals", 10**30),
+        rule("interaction.owner_id", "in", [2**63, -(2**63) - 1]),
+        rule("interaction.inbound_count", "gt", 1e308),
+        rule("interaction.wait_seconds", "lt", -1e308),
+        rule("interaction.started_at", "gt", "9999-12-31T23:59:59+14:00"),
+        rule("messages.text", "contains", "\\%_'\"; DROP TABLE messages; --"),
+    ]
+    for odd in odd_rules:
+        response = await client.get(LIST, params={"conditions": json.dumps({"rules": [odd]})}, headers=admin)
+        assert response.status_code in (200, 422), (odd, response.text)
+    for params in ({"q": "a\u0000b"}, {"tags": ["x\u0000"]}, {"account_id": 2**40}, {"conditions": "NaN"}):
+        response = await client.get(LIST, params=params, headers=admin)
+        assert response.status_code in (200, 422), (params, response.text)
+    raw = '{"rules":[{"field":"interaction.inbound_count","operator":"gt","value":NaN}]}'
+    assert (await client.get(LIST, params={"conditions": raw}, headers=admin)).status_code in (200, 422)
