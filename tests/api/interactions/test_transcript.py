@@ -7,7 +7,7 @@ import io
 import json
 import zipfile
 
-from api.interactions.transcript import attachment_name
+from api.interactions.transcript import attachment_name, describe
 from tests.helpers import db, scalar
 from tests.support.worked import NOTE, REPLY, worked
 from tests.webhooks import make_account, post_twilio, twilio_message
@@ -143,3 +143,19 @@ def test_attachment_names_keep_no_directory():
     assert attachment_name(7, {"filename": "a b/c:d*e?.txt"}) == "attachments/7-c_d_e_.txt"
     assert attachment_name(7, {"filename": "..", "path": "1/7-ab.jpg"}) == "attachments/7-media.jpg"
     assert attachment_name(7, {"filename": "\x00\n\r.exe"}) == "attachments/7-exe"
+
+
+def test_timeline_events_in_words():
+    assert describe("transfer", {"from": 1, "agent_id": 2}, "bob", None, None) == "transferred to bob"
+    assert (
+        describe("transfer", {"from": 1, "queue_id": 3}, None, "Sales", None) == "transferred to queue Sales"
+    )
+    assert (
+        describe("transfer_returned", {"owner_id": 1}, "ann", None, None) == "transfer not taken: back to ann"
+    )
+    assert describe("disposed", {"disposition_id": 4}, None, None, "Sold") == "disposition Sold"
+    assert describe("closed", {"reason": "workflow ended"}, None, None, None) == "closed: workflow ended"
+    assert (
+        describe("plan_error", {"step": 2, "reason": "loops"}, None, None, None)
+        == "plan error: step 2, reason loops"
+    )
