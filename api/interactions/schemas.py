@@ -77,7 +77,9 @@ class InteractionFilters(BaseModel):
         description="the 24-hour service window: open (the customer wrote within 24 h) or closed",
     )
     q: str | None = Field(
-        default=None, min_length=1, max_length=200, description="contact's name or mobile contains (any case)"
+        default=None,
+        max_length=200,
+        description="contact's name or mobile contains (any case; blank: no filter)",
     )
     conditions: str | None = Field(
         default=None,

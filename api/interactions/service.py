@@ -93,7 +93,7 @@ def filtered(user: User, filters: InteractionFilters) -> InteractionRows:
         since = datetime.now(UTC) - SERVICE_WINDOW
         inside = Interaction.last_inbound_at > since
         query = query.where(inside if filters.window == "open" else not_(func.coalesce(inside, false())))
-    if filters.q is not None:
+    if filters.q is not None and filters.q.strip():
         query = query.where(_contact_matches(filters.q))
     if conditions is not None and (expression := condition_expression(conditions)) is not None:
         query = query.where(expression)

@@ -95,6 +95,7 @@ async def test_each_filter_narrows_the_list(client, admin, data, ls):
         ({"q": "3933"}, {"i1", "i2"}),
         ({"q": "example.com"}, set()),  # names and mobiles only
         ({"q": "%"}, set()),  # LIKE's wildcards are plain characters
+        ({"q": " "}, {"i1", "i2", "i3", "i4"}),  # blank: no filter
         ({"account_id": a, "status": "open", "tags": ["vip"]}, {"i1"}),  # every filter must hold
     ]
     for params, expected in cases:
