@@ -3,12 +3,16 @@ HTML, and with `attachments=true` every stored media file under a safe name."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
+import os
 import zipfile
+from typing import Any
 
 from api.interactions.transcript import attachment_name, describe
 from tests.helpers import db, scalar
+from tests.support.asgi import http_scope, receiver
 from tests.support.worked import NOTE, REPLY, worked
 from tests.webhooks import make_account, post_twilio, twilio_message
 
@@ -159,3 +163,33 @@ def test_timeline_events_in_words():
         describe("plan_error", {"step": 2, "reason": "loops"}, None, None, None)
         == "plan error: step 2, reason loops"
     )
+
+
+async def test_a_long_thread_and_a_large_file_arrive_in_chunks(api, app, client, admin, fakes, settings):
+    account = await make_account(api, admin, fakes, "twilio")
+    content = os.urandom(3 * 1024 * 1024)  # incompressible, as media is
+    media_id = await media_message(client, settings, account, "MM1", {"filename": "scan.pdf"}, content)
+    interaction_id = int(scalar(settings, "SELECT interaction_id FROM messages WHERE id = %s", media_id))
+    with db(settings) as conn:
+        conn.execute(
+            "INSERT INTO messages (account_id, interaction_id, direction, type, text, payload, status) "
+            "SELECT %s, %s, 'in', 'text', 'line ' || g, '{}', 'received' FROM generate_series(1, 3000) g",
+            (account["id"], interaction_id),
+        )
+    url = f"/api/whatsapp/interactions/{interaction_id}/transcript.zip?attachments=true"
+    request = client.build_request("GET", url, headers=admin)
+    chunks: list[bytes] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.body" and message.get("body"):
+            chunks.append(message["body"])
+
+    finished = asyncio.Event()
+    await app(http_scope(request), receiver(b"", finished), send)
+    finished.set()
+    assert len(chunks) > len(content) // (512 * 1024)  # sent as it was written, not whole at the end
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(chunks)))
+    assert archive.testzip() is None
+    assert archive.read(f"attachments/{media_id}-scan.pdf") == content
+    text = archive.read("transcript.txt").decode()
+    assert text.count(": line ") == 3000 and "Mario Rossi: line 3000" in text
