@@ -21,7 +21,7 @@ from activities.plan_facts import PlanActivities, RecordEvent
 from activities.queue_waits import QueueEntry, QueueWaitActivities
 from providers import api_bases
 from tests.helpers import db
-from tests.workflows.test_routing import inbound, make_floor, the_interaction
+from tests.support.floor import inbound, make_floor, the_interaction
 
 
 def rows(settings, query, *params):

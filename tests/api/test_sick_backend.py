@@ -18,8 +18,8 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from api import temporal
 from tests.helpers import db
+from tests.support.floor import the_interaction
 from tests.webhooks import make_account, post_twilio, twilio_message
-from tests.workflows.test_routing import the_interaction
 from workflows.interaction import InteractionInput, InteractionWorkflow
 
 RPC_TIMEOUT = timedelta(seconds=1)

@@ -13,8 +13,7 @@ from relay import inbound as inbound_relay
 from relay.inbound import InboundRelay
 from tests.conftest import running_worker
 from tests.helpers import db, ready_summary, result_of, scalar, summary_of, wait_for
-from tests.workflows.test_replay import keep_history
-from tests.workflows.test_routing import (
+from tests.support.floor import (
     accept,
     first_message_to_queue,
     go_online,
@@ -24,6 +23,7 @@ from tests.workflows.test_routing import (
     set_plan,
     the_interaction,
 )
+from tests.workflows.test_replay import keep_history
 from workflows import ids
 from workflows.interaction import CloseRequest, InteractionWorkflow
 from workflows.signals import MessageArrived

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.helpers import wait_for
+from tests.support.floor import Agent, go_online, offered, the_interaction
 from tests.webhooks import INBOUND, make_account
-from tests.workflows.test_routing import Agent, go_online, offered, the_interaction
 
 CONTACT = "393331234567"
 

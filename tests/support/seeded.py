@@ -16,8 +16,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.helpers import db
+from tests.support.floor import Agent
 from tests.webhooks import make_account
-from tests.workflows.test_routing import Agent
 
 NOW = datetime.now(UTC)
 DAY = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)

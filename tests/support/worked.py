@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.helpers import result_of, wait_for
-from tests.workflows.test_routing import Agent, accept, first_message_to_queue, go_online, make_floor, offered
+from tests.support.floor import Agent, accept, first_message_to_queue, go_online, make_floor, offered
 
 # What the agent writes: a formula for spreadsheets and markup for the HTML transcript.
 REPLY = '=HYPERLINK("https://evil.example","<b>click</b>")'

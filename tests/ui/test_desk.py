@@ -10,9 +10,9 @@ import pytest
 from playwright.async_api import Page, expect
 
 from tests.helpers import db
+from tests.support.floor import inbound, make_floor, set_plan
 from tests.ui.conftest import SCREENSHOTS
 from tests.webhooks import post_twilio
-from tests.workflows.test_routing import inbound, make_floor, set_plan
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ import re
 import pytest
 from playwright.async_api import Locator, Page, expect
 
+from tests.support.floor import inbound
 from tests.ui.test_desk import a_floor, go_online, shot, sign_in
-from tests.workflows.test_routing import inbound
 
 pytestmark = pytest.mark.slow
 

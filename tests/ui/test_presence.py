@@ -7,8 +7,8 @@ import pytest
 from playwright.async_api import expect
 
 from tests.helpers import db
+from tests.support.floor import inbound, the_interaction
 from tests.ui.test_desk import a_floor, go_online, sign_in, take_the_offer
-from tests.workflows.test_routing import inbound, the_interaction
 
 pytestmark = pytest.mark.slow
 

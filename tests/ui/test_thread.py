@@ -8,9 +8,9 @@ import time
 import pytest
 from playwright.async_api import expect
 
+from tests.support.floor import inbound
 from tests.ui.test_desk import a_floor, go_online, provider_id, shot, sign_in, take_the_offer
 from tests.webhooks import make_account, meta_envelope, meta_text, post_meta, post_twilio
-from tests.workflows.test_routing import inbound
 
 pytestmark = pytest.mark.slow
 

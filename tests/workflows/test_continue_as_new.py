@@ -20,15 +20,7 @@ from temporalio.client import Client, WorkflowHandle
 from tests.fakes.providers import LoopbackServer
 from tests.helpers import summary_of, wait_for
 from tests.support.events import EventStream
-from tests.workflows.test_routing import (
-    accept,
-    go_online,
-    inbound,
-    make_floor,
-    offered,
-    set_plan,
-    the_interaction,
-)
+from tests.support.floor import accept, go_online, inbound, make_floor, offered, set_plan, the_interaction
 from workflows.interaction import IDLE_CHECK, InteractionInput, InteractionSummary, InteractionWorkflow
 from workflows.signals import MessageArrived
 

@@ -26,7 +26,7 @@ from stack.migrate import connect_temporal, ensure_admin, ensure_search_attribut
 from stack.processes import BIN, free_port, wait_for_port
 from tests.conftest import ADMIN_PASSWORD, Api
 from tests.helpers import db, summary_of, wait_for
-from tests.workflows.test_routing import accept, go_online, inbound, make_floor, set_plan, the_interaction
+from tests.support.floor import accept, go_online, inbound, make_floor, set_plan, the_interaction
 
 ROOT = Path(__file__).resolve().parents[2]
 

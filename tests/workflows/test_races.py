@@ -15,9 +15,7 @@ from activities.offers import Agents, FindAgents, OfferActivities
 from activities.ownership import OwnerCheck, OwnershipActivities, OwnerStatus
 from tests.conftest import running_worker
 from tests.helpers import db, summary_of, wait_for
-from tests.webhooks import post_twilio, twilio_message
-from tests.workflows.test_replay import keep_history
-from tests.workflows.test_routing import (
+from tests.support.floor import (
     accept,
     first_message_to_queue,
     go_online,
@@ -29,6 +27,8 @@ from tests.workflows.test_routing import (
     set_plan,
     the_interaction,
 )
+from tests.webhooks import post_twilio, twilio_message
+from tests.workflows.test_replay import keep_history
 
 
 async def test_an_agent_at_capacity_cannot_accept_a_second_offer_and_it_passes_on(

@@ -7,15 +7,7 @@ offer comes from dispatch waking the workflow, not from the step's timeout.
 from __future__ import annotations
 
 from tests.helpers import db, wait_for
-from tests.workflows.test_routing import (
-    accept,
-    go_online,
-    inbound,
-    make_floor,
-    offered,
-    set_plan,
-    the_interaction,
-)
+from tests.support.floor import accept, go_online, inbound, make_floor, offered, set_plan, the_interaction
 
 
 def waits(settings, *expected: tuple[int, int | None, int | None]):

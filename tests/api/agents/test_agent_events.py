@@ -16,7 +16,7 @@ from api.app import create_app
 from tests.fakes.providers import LoopbackServer
 from tests.helpers import db, wait_for
 from tests.support.events import EventStream
-from tests.workflows.test_routing import (
+from tests.support.floor import (
     accept,
     first_message_to_queue,
     go_online,

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.helpers import db
-from tests.workflows.test_routing import (
+from tests.support.floor import (
     Agent,
     Floor,
     accept,

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 from tests.fakes.providers import LoopbackServer
 from tests.helpers import wait_for
 from tests.support.events import EventStream
+from tests.support.floor import accept, first_message_to_queue, go_online, make_floor
 from tests.webhooks import post_twilio
-from tests.workflows.test_routing import accept, first_message_to_queue, go_online, make_floor
 
 
 async def owned_by_ann(api, client, admin, fakes):
