@@ -23,7 +23,7 @@ from api.interactions.schemas import (
     SearchFieldsOut,
     TimelineEventOut,
 )
-from api.interactions.service import filtered, interaction_out, ordered, visible_interaction
+from api.interactions.service import display_name, filtered, interaction_out, ordered, visible_interaction
 from models import (
     Interaction,
     InteractionEvent,
@@ -90,8 +90,8 @@ async def list_timeline(
         select(
             InteractionEvent,
             actor.id,
-            func.coalesce(func.nullif(actor.full_name, ""), actor.username),
-            func.coalesce(func.nullif(agent.full_name, ""), agent.username),
+            display_name(actor),
+            display_name(agent),
             Queue.name,
         )
         .outerjoin(actor, actor.id == actor_id)
