@@ -20,16 +20,16 @@ queue_waits, plan_facts, ownership, messages, media).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows import ids
+from workflows.offering import QUICK, ROUTING_RETRY, HeldOffer, Offering
 from workflows.signals import AgentAvailable, MessageArrived
 
 with workflow.unsafe.imports_passed_through():
@@ -42,7 +42,7 @@ with workflow.unsafe.imports_passed_through():
         SendFailure,
         SendMessage,
     )
-    from activities.offers import Assign, FindAgents, MakeOffers, OfferActivities, ResolveOffers
+    from activities.offers import Assign, OfferActivities
     from activities.ownership import (
         CloseInteraction,
         MoveOn,
@@ -63,7 +63,19 @@ with workflow.unsafe.imports_passed_through():
         RecordEvent,
     )
     from activities.queue_waits import AgentWait, LeaveQueue, QueueEntry, QueueLookup, QueueWaitActivities
-    from domain.plan import PlanStep
+    from domain.plan import (
+        AgentParams,
+        AutoreplyParams,
+        CloseParams,
+        GotoifParams,
+        GotopParams,
+        NoopParams,
+        PlanStep,
+        QueueParams,
+        TagParams,
+        step_params,
+    )
+    from models import Application, OfferKind, OfferStatus, Strategy
 
 # Remember this many recent message ids to drop duplicate signals (retried webhooks).
 SEEN_WINDOW = 500
@@ -78,7 +90,7 @@ ACCEPT_CLAIMS_UNTIL_ASSIGNED = "accept-claims-until-assigned"
 TRANSFER_VOID_IF_OWNER_CHANGED = "transfer-void-if-the-owner-changed"
 # A plan that runs this many steps without waiting for anyone is looping: it is stopped.
 MAX_STEPS_WITHOUT_WAIT = 100
-QUICK = timedelta(seconds=30)
+WAITING_STEPS = frozenset({Application.agent, Application.queue})  # they reset that count
 ROUTING_RETRY_AFTER = timedelta(minutes=1)  # routing that failed is tried again after this
 MEDIA_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=2),
@@ -87,30 +99,9 @@ MEDIA_RETRY = RetryPolicy(
     maximum_attempts=12,
     non_retryable_error_types=[PROVIDER_REJECTED],
 )
-# Routing's own activities (PostgreSQL): retried for about five minutes, then the failure is said
-# (`_routing_failed`) and routing is tried again later, instead of retrying forever unseen. Writes
-# that must happen whatever the wait (closing, moving late messages on, recording a failure) keep
-# Temporal's unbounded default: they are idempotent, and a pending attempt shows in the UI.
-ROUTING_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=15,
-)
 SEND_RETRY = RetryPolicy(
     initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=20
 )
-
-
-@dataclass
-class HeldOffer:
-    offer_id: int
-    agent_id: int
-    expires_at: datetime
-    queue_id: int | None = None
-    # Offered as an eligible agent (queue or plan step): capacity is checked again at accept.
-    # Not for offers made to one agent whatever its state (the owner, a transfer's target).
-    eligible: bool = True
 
 
 @dataclass
@@ -195,12 +186,10 @@ class InteractionWorkflow:
     def __init__(self, start: InteractionInput) -> None:
         self._start = start
         self._state = start.state or InteractionState()
-        self._changes = 0  # bumped by every handler that changes what a wait waits for
-        self._agent_available = False
+        self._offering = Offering(start.interaction_id, start.account_id, self._state)
         self._sender: asyncio.Task[None] | None = None
         self._media_task: asyncio.Task[None] | None = None
         self._handing_over = False  # continue-as-new is due: the sender starts nothing new
-        self._claim: int | None = None  # an agent whose accept is being recorded
         self._checking_owner = False  # new messages: is the owner still there? (no transfer now)
         self._failed: list[int] | None = None  # messages whose routing failed, to be routed again
 
@@ -216,8 +205,8 @@ class InteractionWorkflow:
     @workflow.signal(name=ids.AGENT_AVAILABLE)
     def agent_available(self, available: AgentAvailable) -> None:
         """An agent who may serve this interaction became eligible: look for agents again now."""
-        self._agent_available = True
-        self._changes += 1
+        self._offering.agent_available = True
+        self._offering.changed()
 
     @workflow.query
     def summary(self) -> InteractionSummary:
@@ -230,13 +219,13 @@ class InteractionWorkflow:
 
     @workflow.update
     async def accept(self, answer: OfferAnswer) -> Accepted:
-        offer = self._live_offer(answer.agent_id)
+        offer = self._offering.live_offer(answer.agent_id)
         if offer is None:  # a concurrent accept passed the validator first
             raise ApplicationError("the offer is no longer yours", type="OfferGone", non_retryable=True)
         if not workflow.patched(ACCEPT_CLAIMS_UNTIL_ASSIGNED):
             self._state.owner_id = answer.agent_id  # claimed before the first await
             self._state.offers = []
-            self._changes += 1
+            self._offering.changed()
             await workflow.execute_activity_method(
                 OfferActivities.assign,
                 Assign(self._start.interaction_id, answer.agent_id, offer.offer_id, offer.queue_id),
@@ -254,7 +243,7 @@ class InteractionWorkflow:
         """Claimed before the first await (a concurrent accept is refused, routing waits for the
         outcome); the owner only once the database agrees: the agent may have reached its
         capacity through another interaction meanwhile, and then the offer passes on."""
-        self._claim = offer.agent_id
+        self._offering.claim = offer.agent_id
         try:
             assignment = await workflow.execute_activity_method(
                 OfferActivities.assign,
@@ -269,8 +258,8 @@ class InteractionWorkflow:
                 retry_policy=ROUTING_RETRY,
             )
         finally:
-            self._claim = None
-            self._changes += 1
+            self._offering.claim = None
+            self._offering.changed()
         if not assignment.assigned:
             self._state.offers = [held for held in self._state.offers if held is not offer]
             self._state.rejected_by.append(offer.agent_id)
@@ -280,23 +269,18 @@ class InteractionWorkflow:
 
     @accept.validator
     def _validate_accept(self, answer: OfferAnswer) -> None:
-        if self._live_offer(answer.agent_id) is None:
+        if self._offering.live_offer(answer.agent_id) is None:
             raise ValueError("there is no live offer of this interaction for you")
 
     @workflow.update
     async def reject(self, answer: OfferAnswer) -> None:
-        offer = self._live_offer(answer.agent_id)
+        offer = self._offering.live_offer(answer.agent_id)
         if offer is None:
             raise ApplicationError("the offer is no longer yours", type="OfferGone", non_retryable=True)
         self._state.offers = [held for held in self._state.offers if held is not offer]
         self._state.rejected_by.append(answer.agent_id)
-        self._changes += 1
-        await workflow.execute_activity_method(
-            OfferActivities.resolve_offers,
-            ResolveOffers([offer.offer_id], "rejected"),
-            start_to_close_timeout=QUICK,
-            retry_policy=ROUTING_RETRY,
-        )
+        self._offering.changed()
+        await self._offering.resolve([offer], OfferStatus.rejected)
 
     @reject.validator
     def _validate_reject(self, answer: OfferAnswer) -> None:
@@ -318,7 +302,7 @@ class InteractionWorkflow:
         """Recorded here and run by the main loop: the caller gets its answer at once."""
         request.from_owner = self._state.owner_id
         self._state.transfer = request
-        self._changes += 1
+        self._offering.changed()
 
     @workflow.update
     def send(self, outgoing: Outgoing) -> None:
@@ -347,15 +331,6 @@ class InteractionWorkflow:
         if request.agent_id == self._state.owner_id:
             raise ValueError("the interaction is yours already")
 
-    def _changed_since(self, seen: int) -> Callable[[], bool]:
-        return lambda: self._changes != seen
-
-    def _live_offer(self, agent_id: int) -> HeldOffer | None:
-        if self._state.owner_id is not None or self._claim is not None:
-            return None
-        now = workflow.now()
-        return next((o for o in self._state.offers if o.agent_id == agent_id and o.expires_at > now), None)
-
     # Main loop ------------------------------------------------------------------------------------
 
     @workflow.run
@@ -371,7 +346,7 @@ class InteractionWorkflow:
                         bool(self._state.pending)
                         or self._state.closed
                         or self._state.transfer is not None
-                        or (self._failed is not None and self._agent_available)
+                        or (self._failed is not None and self._offering.agent_available)
                     ),
                     timeout=IDLE_CHECK if self._failed is None else ROUTING_RETRY_AFTER,
                 )
@@ -454,7 +429,7 @@ class InteractionWorkflow:
         reason = str(error.cause or error)
         workflow.logger.error("routing of interaction %s failed: %s", self._start.interaction_id, reason)
         with suppress(ActivityError):
-            await self._event("routing_error", {"reason": reason[:500]})
+            await self._record("routing_error", {"reason": reason[:500]})
 
     # The outbox -----------------------------------------------------------------------------------
 
@@ -538,7 +513,8 @@ class InteractionWorkflow:
         finally:
             self._checking_owner = False
         if plan is not None:
-            await self._offer_only(owner, timedelta(seconds=plan.wait_assigned_agent), "assigned_agent")
+            wait = timedelta(seconds=plan.wait_assigned_agent)
+            await self._offering.only_to(owner, wait, OfferKind.assigned_agent)
             if self._state.owner_id is None:
                 await workflow.execute_activity_method(
                     OwnershipActivities.release,
@@ -548,7 +524,7 @@ class InteractionWorkflow:
                 )
                 if status.queue_id is not None:
                     wait = timedelta(seconds=plan.wait_assigned_queue)
-                    await self._queue_step(status.queue_id, wait, "assigned_queue")
+                    await self._queue_step(status.queue_id, wait, OfferKind.assigned_queue)
                 if self._state.owner_id is None and not self._state.closed:
                     await self._run_plan(plan)
                 return
@@ -568,18 +544,21 @@ class InteractionWorkflow:
         if previous is None or (changed and workflow.patched(TRANSFER_VOID_IF_OWNER_CHANGED)):
             # The owner changed since the transfer was asked (an absent owner's check took it away,
             # or another agent took it back): the transfer is void.
-            await self._event("transfer_void", {"from": request.from_owner, "owner_id": previous})
+            await self._record("transfer_void", {"from": request.from_owner, "owner_id": previous})
             return
         self._state.owner_id = None
-        await self._event(
-            "transfer", {"from": previous, "agent_id": request.agent_id, "queue_id": request.queue_id}
-        )
+        target: dict[str, object] = {
+            "from": previous,
+            "agent_id": request.agent_id,
+            "queue_id": request.queue_id,
+        }
+        await self._record("transfer", target, actor_id=request.actor_id)  # staff may transfer too
         wait = timedelta(seconds=request.timeout)
         if request.agent_id is not None:
-            await self._offer_only(request.agent_id, wait, "transfer_agent")
+            await self._offering.only_to(request.agent_id, wait, OfferKind.transfer_agent)
         elif request.queue_id is not None:
             self._state.rejected_by = [previous]  # the queue is asked for someone else
-            await self._queue_step(request.queue_id, wait, "transfer_queue")
+            await self._queue_step(request.queue_id, wait, OfferKind.transfer_queue)
         if self._state.owner_id is None and not self._state.closed:
             self._state.owner_id = previous
             await workflow.execute_activity_method(
@@ -589,76 +568,73 @@ class InteractionWorkflow:
                 retry_policy=ROUTING_RETRY,
             )
 
-    async def _offer_only(self, agent_id: int, wait: timedelta, kind: str) -> None:
-        """Offer to one agent, eligible or not, until accepted, rejected or `wait` ends."""
-        self._state.rejected_by = []
-        deadline = workflow.now() + wait
-        await self._offer([agent_id], deadline, kind, None, eligible=False)
-        while self._state.offers and self._state.owner_id is None and workflow.now() < deadline:
-            self._agent_available = False  # other agents' availability is no concern here
-            await self._wait_for_answer(deadline, until_no_offers=True)
-        await self._withdraw_offers("expired")
-
     async def _run_plan(self, plan: Plan) -> None:
+        """From the top, step after step, until someone owns the interaction, it closes or the plan
+        ends. Jumps go to a step number; a plan that runs MAX_STEPS_WITHOUT_WAIT steps without an
+        `agent` or `queue` step is looping, and is stopped with a `plan_error`."""
         steps = plan.steps
         self._state.rejected_by = []
-        index, unwaited = 0, 0
+        index, steps_since_wait = 0, 0
         while index < len(steps) and self._state.owner_id is None and not self._state.closed:
             step = steps[index]
             index += 1
-            unwaited += 1
-            if unwaited > MAX_STEPS_WITHOUT_WAIT:
-                await self._event(
-                    "plan_error",
-                    {
-                        "step": step.step,
-                        "reason": f"the plan loops: {MAX_STEPS_WITHOUT_WAIT} steps ran without a wait",
-                    },
-                )
+            steps_since_wait += 1
+            if steps_since_wait > MAX_STEPS_WITHOUT_WAIT:
+                reason = f"the plan loops: {MAX_STEPS_WITHOUT_WAIT} steps ran without a wait"
+                await self._record("plan_error", {"step": step.step, "reason": reason})
                 return
-            if step.interval_id is not None and not await self._inside(step.interval_id):
-                await self._event(
-                    "step_skipped",
-                    {"step": step.step, "application": step.application, "reason": "outside its interval"},
-                )
+            if step.interval_id is not None and not await self._in_interval(step.interval_id):
+                skipped = {
+                    "step": step.step,
+                    "application": step.application,
+                    "reason": "outside its interval",
+                }
+                await self._record("step_skipped", skipped)
                 continue
             jump = await self._run_step(step)
-            if step.application in {"agent", "queue"}:
-                unwaited = 0
+            if step.application in WAITING_STEPS:
+                steps_since_wait = 0
             if jump is not None:
                 index = jump - 1
 
     async def _run_step(self, step: PlanStep) -> int | None:
         """Run one step; return the step number to jump to, if it jumps."""
-        params = step.params
-        match step.application:
-            case "agent":
-                await self._agent_step(params["agent_id"], timedelta(seconds=params["timeout"]))
-            case "queue":
-                await self._queue_step(params["queue_id"], timedelta(seconds=params["timeout"]), "queue")
-            case "autoreply":
-                await self._autoreply(step)
-            case "close":
-                await self._close(params.get("disposition_id"))
-            case "gotoif":
+        match step_params(step):
+            case AgentParams(agent_id=agent_id, timeout=timeout):
+                await self._agent_step(agent_id, timedelta(seconds=timeout))
+            case QueueParams(queue_id=queue_id, timeout=timeout):
+                await self._queue_step(queue_id, timedelta(seconds=timeout), OfferKind.queue)
+            case AutoreplyParams() as autoreply:
+                await self._autoreply(step.step, autoreply)
+            case CloseParams(disposition_id=disposition_id):
+                await self._close(disposition_id)
+            case GotoifParams(condition=condition, true_step=true_step, false_step=false_step):
+                check = ConditionCheck(
+                    self._start.interaction_id,
+                    condition.model_dump(mode="json", exclude_none=True),
+                    workflow.now(),
+                )
                 holds = await workflow.execute_activity_method(
                     PlanActivities.condition_holds,
-                    ConditionCheck(self._start.interaction_id, params["condition"], workflow.now()),
+                    check,
                     start_to_close_timeout=QUICK,
                     retry_policy=ROUTING_RETRY,
                 )
-                return int(params["true_step"] if holds else params["false_step"])
-            case "gotop":
-                return int(params["step"])
-            case "noop":
-                await self._event("noop", {"step": step.step, "value": params.get("value", "")})
-            case "tag":
+                return true_step if holds else false_step
+            case GotopParams(step=target):
+                return target
+            case NoopParams(value=value):
+                await self._record("noop", {"step": step.step, "value": value})
+            case TagParams(tags=tags):
                 await workflow.execute_activity_method(
                     PlanActivities.add_tags,
-                    AddTags(self._start.interaction_id, params["tags"]),
+                    AddTags(self._start.interaction_id, tags),
                     start_to_close_timeout=QUICK,
                     retry_policy=ROUTING_RETRY,
                 )
+            case _:  # a step kind this code does not know (load_plan only returns Application's)
+                reason = f"unknown step {step.application!r}"
+                await self._record("plan_error", {"step": step.step, "reason": reason})
         return None
 
     async def _agent_step(self, agent_id: int, wait: timedelta) -> None:
@@ -672,16 +648,13 @@ class InteractionWorkflow:
                 start_to_close_timeout=QUICK,
                 retry_policy=ROUTING_RETRY,
             )
-        await self._hunt(deadline, agent_ids=[agent_id], per_offer=None, kind="plan_agent")
+        await self._offering.ring_all_until(deadline, kind=OfferKind.plan_agent, agent_ids=[agent_id])
         if registered and self._state.owner_id is None:
-            await workflow.execute_activity_method(
-                QueueWaitActivities.leave_queue,
-                LeaveQueue(self._start.interaction_id),
-                start_to_close_timeout=QUICK,
-                retry_policy=ROUTING_RETRY,
-            )
+            await self._stop_waiting()
 
-    async def _queue_step(self, queue_id: int, wait: timedelta, kind: str) -> None:
+    async def _queue_step(self, queue_id: int, wait: timedelta, kind: OfferKind) -> None:
+        """Wait in the queue: beepall rings everyone eligible until `wait` ends; the other
+        strategies offer one agent at a time for the queue's timeout, in their order."""
         queue = await workflow.execute_activity_method(
             QueueWaitActivities.queue_info,
             QueueLookup(queue_id),
@@ -689,129 +662,39 @@ class InteractionWorkflow:
             retry_policy=ROUTING_RETRY,
         )
         if queue is None:
-            await self._event("plan_error", {"reason": f"queue {queue_id} no longer exists"})
+            await self._record("plan_error", {"reason": f"queue {queue_id} no longer exists"})
             return
         deadline = workflow.now() + wait
-        interaction = self._start.interaction_id
         await workflow.execute_activity_method(
             QueueWaitActivities.enter_queue,
-            QueueEntry(interaction, queue_id, workflow.info().workflow_id),
+            QueueEntry(self._start.interaction_id, queue_id, workflow.info().workflow_id),
             start_to_close_timeout=QUICK,
             retry_policy=ROUTING_RETRY,
         )
-        per_offer = None if queue.strategy == "beepall" else timedelta(seconds=queue.timeout)
-        await self._hunt(deadline, queue_id=queue_id, strategy=queue.strategy, per_offer=per_offer, kind=kind)
-        if self._state.owner_id is None:
-            await workflow.execute_activity_method(
-                QueueWaitActivities.leave_queue,
-                LeaveQueue(interaction),
-                start_to_close_timeout=QUICK,
-                retry_policy=ROUTING_RETRY,
+        if queue.strategy == Strategy.beepall:
+            await self._offering.ring_all_until(deadline, kind=kind, queue_id=queue_id)
+        else:
+            per_agent = timedelta(seconds=queue.timeout)
+            strategy = Strategy(queue.strategy)
+            await self._offering.one_at_a_time_for(
+                per_agent, deadline, kind=kind, queue_id=queue_id, strategy=strategy
             )
+        if self._state.owner_id is None:
+            await self._stop_waiting()
 
-    async def _hunt(
-        self,
-        deadline: datetime,
-        *,
-        kind: str,
-        per_offer: timedelta | None,
-        queue_id: int | None = None,
-        agent_ids: list[int] | None = None,
-        strategy: str = "beepall",
-    ) -> None:
-        """Offer until someone accepts or `deadline` passes.
-
-        per_offer None: everyone eligible at once until the deadline (beepall), adding agents who
-        become eligible meanwhile. Otherwise one agent at a time for `per_offer`, in the
-        strategy's order, starting a new round when everyone eligible has had a turn.
-        """
-        turns: list[int] = []
-        while self._state.owner_id is None and workflow.now() < deadline and not self._state.closed:
-            self._agent_available = False
-            offered = [offer.agent_id for offer in self._state.offers]
-            exclude = [*offered, *self._state.rejected_by] + ([] if per_offer is None else turns)
-            found = await self._find(queue_id, agent_ids, exclude, strategy)
-            if not found and per_offer is not None and turns:
-                turns = []  # everyone had a turn: a new round
-                found = await self._find(queue_id, agent_ids, [*offered, *self._state.rejected_by], strategy)
-            if found:
-                if per_offer is None:
-                    await self._offer(found, deadline, kind, queue_id)
-                else:
-                    turns.append(found[0])
-                    await self._offer(found[:1], min(deadline, workflow.now() + per_offer), kind, queue_id)
-            await self._wait_for_answer(deadline, until_no_offers=per_offer is not None and bool(found))
-        await self._withdraw_offers("rescinded")
-
-    async def _find(
-        self, queue_id: int | None, agent_ids: list[int] | None, exclude: list[int], strategy: str
-    ) -> list[int]:
-        found = await workflow.execute_activity_method(
-            OfferActivities.find_agents,
-            FindAgents(self._start.account_id, queue_id, agent_ids, exclude, strategy),
-            start_to_close_timeout=QUICK,
-            retry_policy=ROUTING_RETRY,
-        )
-        return found.agent_ids
-
-    async def _offer(
-        self,
-        agent_ids: list[int],
-        expires_at: datetime,
-        kind: str,
-        queue_id: int | None,
-        *,
-        eligible: bool = True,
-    ) -> None:
-        made = await workflow.execute_activity_method(
-            OfferActivities.make_offers,
-            MakeOffers(self._start.interaction_id, agent_ids, kind, expires_at, queue_id),
-            start_to_close_timeout=QUICK,
-            retry_policy=ROUTING_RETRY,
-        )
-        self._state.offers.extend(
-            HeldOffer(o.offer_id, o.agent_id, o.expires_at, queue_id, eligible) for o in made.offers
-        )
-
-    async def _wait_for_answer(self, deadline: datetime, *, until_no_offers: bool) -> None:
-        """Wait for an accept, the deadline, an agent becoming available, or (one-at-a-time)
-        the current offer's end by reject or expiry. Expired offers are withdrawn."""
-        while self._state.owner_id is None and not self._state.closed:
-            if self._claim is not None:  # an accept is being recorded: its outcome decides
-                with suppress(TimeoutError):
-                    await workflow.wait_condition(lambda: self._claim is None, timeout=QUICK)
-                continue
-            now = workflow.now()
-            if now >= deadline or self._agent_available:
-                return
-            if until_no_offers and not self._state.offers:
-                return
-            wake_at = min([deadline, *(offer.expires_at for offer in self._state.offers)])
-            with suppress(TimeoutError):
-                await workflow.wait_condition(self._changed_since(self._changes), timeout=wake_at - now)
-            if self._claim is not None:
-                continue
-            expired = [offer for offer in self._state.offers if offer.expires_at <= workflow.now()]
-            if expired:
-                self._state.offers = [offer for offer in self._state.offers if offer not in expired]
-                await self._resolve(expired, "expired")
-
-    async def _withdraw_offers(self, status: str) -> None:
-        if self._state.offers and self._state.owner_id is None:
-            withdrawn, self._state.offers = self._state.offers, []
-            await self._resolve(withdrawn, status)
-
-    async def _resolve(self, offers: list[HeldOffer], status: str) -> None:
+    async def _stop_waiting(self) -> None:
         await workflow.execute_activity_method(
-            OfferActivities.resolve_offers,
-            ResolveOffers([o.offer_id for o in offers], status),
+            QueueWaitActivities.leave_queue,
+            LeaveQueue(self._start.interaction_id),
             start_to_close_timeout=QUICK,
             retry_policy=ROUTING_RETRY,
         )
 
-    async def _autoreply(self, step: PlanStep) -> None:
-        times = step.params.get("times", "one")
-        if times == "one" and step.step in self._state.autoreplied_steps:
+    async def _autoreply(self, number: int, autoreply: AutoreplyParams) -> None:
+        """`times`: "one" autoreply per interaction, "first" only in the contact's first
+        interaction on the account, "always" on every run of the plan."""
+        times = autoreply.times
+        if times == "one" and number in self._state.autoreplied_steps:
             return
         if times == "first":
             first = await workflow.execute_activity_method(
@@ -822,10 +705,10 @@ class InteractionWorkflow:
             )
             if not first:
                 return
-        self._state.autoreplied_steps.append(step.step)
+        self._state.autoreplied_steps.append(number)
         message_id = await workflow.execute_activity_method(
             MessageActivities.queue_message,
-            QueueMessage(self._start.interaction_id, step.params["text"], "autoreply"),
+            QueueMessage(self._start.interaction_id, autoreply.text, "autoreply"),
             start_to_close_timeout=QUICK,
             retry_policy=ROUTING_RETRY,
         )
@@ -838,13 +721,13 @@ class InteractionWorkflow:
         except ActivityError as error:  # the failure is on the message; routing goes on
             if workflow.patched(AUTOREPLY_FAILURE_RECORDED):
                 await self._record_send_failure(message_id, error)
-            await self._event("autoreply_failed", {"step": step.step, "reason": str(error.cause or error)})
+            await self._record("autoreply_failed", {"step": number, "reason": str(error.cause or error)})
 
     async def _close(self, disposition_id: int | None, actor_id: int | None = None) -> None:
         self._state.closed = True  # before any await: waits and handlers see it at once
-        self._changes += 1
+        self._offering.changed()
         if self._state.owner_id is None:
-            await self._withdraw_offers("rescinded")
+            await self._offering.withdraw(OfferStatus.rescinded)
         await workflow.execute_activity_method(
             OwnershipActivities.close_interaction,
             CloseInteraction(self._start.interaction_id, disposition_id, actor_id),
@@ -854,7 +737,7 @@ class InteractionWorkflow:
 
     # Small helpers --------------------------------------------------------------------------------
 
-    async def _inside(self, interval_id: int) -> bool:
+    async def _in_interval(self, interval_id: int) -> bool:
         return await workflow.execute_activity_method(
             PlanActivities.inside_interval,
             IntervalCheck(interval_id, workflow.now()),
@@ -862,10 +745,11 @@ class InteractionWorkflow:
             retry_policy=ROUTING_RETRY,
         )
 
-    async def _event(self, kind: str, data: dict[str, object]) -> None:
+    async def _record(self, kind: str, data: dict[str, object], actor_id: int | None = None) -> None:
+        """An event on the interaction's timeline."""
         await workflow.execute_activity_method(
             PlanActivities.record_event,
-            RecordEvent(self._start.interaction_id, kind, dict(data)),
+            RecordEvent(self._start.interaction_id, kind, dict(data), actor_id),
             start_to_close_timeout=QUICK,
             retry_policy=ROUTING_RETRY,
         )
