@@ -59,6 +59,12 @@ class MediaStore:
         os.replace(temporary, target)
         return StoredMedia(path=str(relative), size=len(content), sha256=digest)
 
+    def remove(self, relative: str) -> None:
+        """Remove a stored file; one already gone, or a path outside the store, is left alone."""
+        path = (self.root / relative).resolve()
+        if path.is_relative_to(self.root.resolve()):
+            path.unlink(missing_ok=True)
+
 
 def media_policy(settings: Settings) -> MediaPolicy:
     return MediaPolicy(
@@ -100,19 +106,24 @@ class MediaActivities:
             reason = redact(error.text, account.credentials.values())
             raise ApplicationError(reason, error.code, type=PROVIDER_REJECTED, non_retryable=True) from error
         stored = self._store.save(account.id, request.message_id, content, content_type)
-        await self._update_media(
+        kept = await self._update_media(
             request.message_id,
             {"path": stored.path, "size": stored.size, "sha256": stored.sha256, "content_type": content_type,
              "status": "stored"},
         )  # fmt: skip
+        if not kept:  # the message was deleted while its file downloaded: leave no orphan file
+            self._store.remove(stored.path)
         return stored
 
     @activity.defn
     async def record_media_failure(self, failure: MediaFailure) -> None:
         await self._update_media(failure.message_id, {"status": "failed", "error": redact(failure.reason)})
 
-    async def _update_media(self, message_id: int, changes: dict[str, Any]) -> None:
+    async def _update_media(self, message_id: int, changes: dict[str, Any]) -> bool:
+        """Apply `changes` to the message's media; False if the message is gone (deleted)."""
         async with self._access.sessions() as session, session.begin():
             message = await session.get(Message, message_id, with_for_update=True)
-            if message is not None and message.media is not None:
-                message.media = {**message.media, **changes}
+            if message is None or message.media is None:
+                return False
+            message.media = {**message.media, **changes}
+            return True

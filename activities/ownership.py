@@ -124,11 +124,14 @@ class OwnershipActivities:
     async def return_to_owner(self, request: ReturnToOwner) -> None:
         """Nobody took the transfer: the interaction is the agent's again, marked unread."""
         async with self._sessions() as session, session.begin():
-            await session.execute(
+            returned = await session.execute(
                 update(Interaction)
                 .where(Interaction.id == request.interaction_id)
                 .values(owner_id=request.agent_id, status=InteractionStatus.open, read=False)
+                .returning(Interaction.id)
             )
+            if returned.first() is None:  # deleted meanwhile: nothing to give back
+                return
             await stop_waiting(session, request.interaction_id)
             await timeline(
                 session, request.interaction_id, "transfer_returned", {"owner_id": request.agent_id}

@@ -11,7 +11,7 @@ import httpx
 from fastapi import FastAPI
 from temporalio.client import Client
 
-from api import auth, operations
+from api import audit, auth, operations
 from api.accounts import config as account_config
 from api.accounts import router as accounts
 from api.agents import router as agents
@@ -19,7 +19,7 @@ from api.agents.events import AgentEventHub
 from api.deps import Services
 from api.directory import contacts, intervals, pauses, queues, users
 from api.errors import install_error_handlers
-from api.interactions import export, replies, routing, searches, transcript, uploads
+from api.interactions import delete, export, replies, routing, searches, transcript, uploads
 from api.interactions import router as interactions
 from api.interactions import tools as interaction_tools
 from api.logs import install_log_redaction
@@ -94,6 +94,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         export.router,
         transcript.router,
         searches.router,
+        delete.router,
+        audit.router,
     ):
         app.include_router(router)
     mount_pages(app)  # the agent desk at /desk/

@@ -1,6 +1,7 @@
 """SQLAlchemy 2.0 tables, one aggregate per module; `Base.metadata` is what Alembic migrates."""
 
 from models.account import Account, AccountAgent, Action, Application, CannedAnswer, Disposition, ProviderType
+from models.audit import AuditRecord, FileRemoval
 from models.base import Base
 from models.contact import Contact, ContactList
 from models.interaction import (
@@ -27,6 +28,7 @@ __all__ = [
     "Action",
     "AgentSession",
     "Application",
+    "AuditRecord",
     "Base",
     "CannedAnswer",
     "Contact",
@@ -34,6 +36,7 @@ __all__ = [
     "DeliveryStatus",
     "Direction",
     "Disposition",
+    "FileRemoval",
     "Interaction",
     "InteractionEvent",
     "InteractionStatus",
