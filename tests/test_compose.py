@@ -444,7 +444,7 @@ def test_dockerfile_copies_everything_the_package_build_needs() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     setuptools = project["tool"]["setuptools"]
     needed = {"pyproject.toml", project["project"]["readme"]}
-    needed |= {package.split(".")[0] for package in setuptools["packages"]}
+    needed |= {pattern.removesuffix("*") for pattern in setuptools["packages"]["find"]["include"]}
     needed |= {f"{module}.py" for module in setuptools["py-modules"]}
     copied = {source.rstrip("/").removeprefix("./") for source in copied_sources()}
     assert needed <= copied, f"not copied: {sorted(needed - copied)}"
