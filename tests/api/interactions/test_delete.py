@@ -9,12 +9,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 from temporalio.client import WorkflowExecutionStatus
 from temporalio.testing import ActivityEnvironment
 
-from activities.media import MediaStore
+from activities.common import ProviderAccess
+from activities.media import MediaActivities, MediaStore, StoreMedia, media_policy
 from activities.ownership import CloseInteraction, OwnershipActivities, Release, ReturnToOwner
 from models.db import create_engine, create_sessionmaker
+from models.secrets import SecretBox
+from providers import api_bases
 from tests.helpers import db, scalar, wait_for
 from tests.support.floor import accept, go_online, inbound, make_floor, offered, set_plan, the_interaction
 from tests.support.worked import worked
@@ -264,3 +268,43 @@ async def test_routing_activities_of_a_deleted_interaction_do_nothing(
     finally:
         await engine.dispose()
     assert left_of(settings, one["id"]) == GONE
+
+
+async def test_a_download_finishing_after_the_delete_leaves_no_file(
+    api, client, admin, fakes, settings, monkeypatch
+):
+    """The media download races the delete: the delete commits while the file is on its way, the
+    file lands in the store, and the activity, finding its message gone, removes it again."""
+    account = await make_account(api, admin, fakes, "twilio")
+    params = twilio_message(
+        "MM1", "", NumMedia="1", MessageType="image", MediaUrl0=f"{fakes.base_url}/twilio/media/ME1",
+        MediaContentType0="image/png",
+    )  # fmt: skip
+    assert (await post_twilio(client, account, params)).status_code == 200
+    interaction = await the_interaction(client, admin)
+    message_id = int(scalar(settings, "SELECT id FROM messages WHERE interaction_id = %s", interaction["id"]))
+    path = f"/api/whatsapp/interactions/{interaction['id']}"
+    real_save = MediaStore.save
+    deleted: list[int] = []
+
+    def save_after_the_delete(self, *args, **kwargs):  # the delete commits while the bytes arrive
+        with db(settings) as conn:
+            deleted.append(
+                conn.execute("DELETE FROM interactions WHERE id = %s", (interaction["id"],)).rowcount
+            )
+        return real_save(self, *args, **kwargs)
+
+    monkeypatch.setattr(MediaStore, "save", save_after_the_delete)
+    engine = create_engine(settings.sqlalchemy_url)
+    try:
+        async with httpx.AsyncClient(timeout=10) as http:
+            box = SecretBox(settings.secret_key.get_secret_value())
+            access = ProviderAccess(create_sessionmaker(engine), http, api_bases(settings), box)
+            media = MediaActivities(access, MediaStore(settings.media_dir), media_policy(settings))
+            stored = await ActivityEnvironment().run(media.store_media, StoreMedia(message_id))
+    finally:
+        await engine.dispose()
+    assert deleted == [1]
+    assert stored.path.startswith(f"{account['id']}/{message_id}-")
+    assert not (settings.media_dir / stored.path).exists()
+    assert (await client.get(path, headers=admin)).status_code == 404
