@@ -15,7 +15,10 @@ class Desk {
     this.conversations = new Map();
     this.dispositions = new Map(); // account_id -> rows
     this.owed = [];
-    this.presenceChanges = 0; // a reading of /me older than the agent's last click must not undo it
+    // Counts status changes' starts and ends (odd while one is in flight). A reading of /me is
+    // taken only if it began with no change in flight and none started or ended since: the
+    // server may have answered it before the change committed, and it must not undo the click.
+    this.presenceChanges = 0;
     this.selected = null;
     this.offers = new Offers((id) => this.afterAccept(id));
     this.thread = new Thread(this);
@@ -144,7 +147,7 @@ class Desk {
   }
 
   takeMe(me, changes) {
-    if (changes !== this.presenceChanges) return; // read before a status change the agent made since
+    if (changes !== this.presenceChanges || changes % 2 === 1) return;
     this.me = me;
     this.owed = me.owed_dispositions;
   }
@@ -166,6 +169,8 @@ class Desk {
     } catch (error) {
       if (error.code !== "disposition_required") return announce(error.message);
       this.owed = error.details.interaction_ids || [];
+    } finally {
+      this.presenceChanges += 1;
     }
     this.renderPresence();
   }
