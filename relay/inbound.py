@@ -40,7 +40,8 @@ from models.events import RELAY_CHANNEL
 from models.interaction import ACTIVE
 from settings import Settings
 from workflows import ids
-from workflows.interaction import InteractionInput, InteractionWorkflow, search_attributes
+from workflows.ids import search_attributes
+from workflows.interaction import InteractionInput, InteractionWorkflow
 from workflows.signals import MessageArrived
 
 log = logging.getLogger(__name__)

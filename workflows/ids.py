@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 # Search attributes an operator filters on in the Temporal UI, e.g. `ShareAccountKey = "SUP1"`.
 ACCOUNT_KEY = SearchAttributeKey.for_keyword("ShareAccountKey")
@@ -38,3 +38,16 @@ AGENT_AVAILABLE = "agent_available"
 def interaction_workflow_id(account_id: int, contact_id: int, interaction_id: int) -> str:
     """One workflow per interaction, named by account and contact so an operator can find it."""
     return f"wa-{account_id}-{contact_id}-{interaction_id}"
+
+
+def search_attributes(account_key: str, contact: str, status: str) -> TypedSearchAttributes:
+    """The search attributes a new interaction workflow starts with. `contact` is ShareContact's
+    value, `ids.contact_value(mobile, settings.temporal_contact_key)`: the mobile, or its keyed
+    hash when SHARELINE_TEMPORAL_CONTACT_HASH is on (hashed by the caller, outside the sandbox)."""
+    return TypedSearchAttributes(
+        [
+            SearchAttributePair(ACCOUNT_KEY, account_key),
+            SearchAttributePair(CONTACT, contact),
+            SearchAttributePair(STATUS, status),
+        ]
+    )

@@ -19,28 +19,22 @@ queue_waits, plan_facts, ownership, messages, media).
 
 from __future__ import annotations
 
-import asyncio
 from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows import ids
+from workflows.background import Background, record_send_failure, send_message, store_media
 from workflows.offering import QUICK, ROUTING_RETRY, HeldOffer, Offering
 from workflows.signals import AgentAvailable, MessageArrived
 
 with workflow.unsafe.imports_passed_through():
-    from activities.common import PROVIDER_REJECTED
-    from activities.media import MediaActivities, MediaFailure, StoreMedia
     from activities.messages import (
-        SEND_START_TO_CLOSE,
         MessageActivities,
         QueueMessage,
-        SendFailure,
-        SendMessage,
     )
     from activities.offers import Assign, OfferActivities
     from activities.ownership import (
@@ -92,16 +86,6 @@ TRANSFER_VOID_IF_OWNER_CHANGED = "transfer-void-if-the-owner-changed"
 MAX_STEPS_WITHOUT_WAIT = 100
 WAITING_STEPS = frozenset({Application.agent, Application.queue})  # they reset that count
 ROUTING_RETRY_AFTER = timedelta(minutes=1)  # routing that failed is tried again after this
-MEDIA_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=2),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(minutes=5),
-    maximum_attempts=12,
-    non_retryable_error_types=[PROVIDER_REJECTED],
-)
-SEND_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1), maximum_attempts=20
-)
 
 
 @dataclass
@@ -187,9 +171,7 @@ class InteractionWorkflow:
         self._start = start
         self._state = start.state or InteractionState()
         self._offering = Offering(start.interaction_id, start.account_id, self._state)
-        self._sender: asyncio.Task[None] | None = None
-        self._media_task: asyncio.Task[None] | None = None
-        self._handing_over = False  # continue-as-new is due: the sender starts nothing new
+        self._background = Background(self._state.outbox, self._state.media)
         self._checking_owner = False  # new messages: is the owner still there? (no transfer now)
         self._failed: list[int] | None = None  # messages whose routing failed, to be routed again
 
@@ -311,7 +293,7 @@ class InteractionWorkflow:
         # failed attempt, or a hand-over whose answer was lost) is sent at most once by the
         # activity, which skips a message that is sent or failed.
         self._state.outbox.append(outgoing.message_id)
-        self._start_sender()
+        self._background.start_sender()
 
     @send.validator
     def _validate_send(self, outgoing: Outgoing) -> None:
@@ -336,9 +318,9 @@ class InteractionWorkflow:
     @workflow.run
     async def run(self, start: InteractionInput) -> InteractionResult:
         if self._state.outbox:  # carried over continue-as-new
-            self._start_sender()
+            self._background.start_sender()
         if self._state.media:
-            self._start_media()
+            self._background.start_media()
         while not self._state.closed:
             with suppress(TimeoutError):  # nothing arrived for a while: a chance to continue-as-new
                 await workflow.wait_condition(
@@ -359,9 +341,9 @@ class InteractionWorkflow:
                 if arrived.has_media:
                     if workflow.patched(MEDIA_BESIDE_ROUTING):
                         self._state.media.append(arrived.message_id)
-                        self._start_media()
+                        self._background.start_media()
                     else:
-                        await self._store_media(arrived.message_id)
+                        await store_media(arrived.message_id)
                 self._state.messages_handled += 1
             owner = self._state.owner_id
             try:
@@ -378,9 +360,9 @@ class InteractionWorkflow:
                 # and so does the media (a download in flight starts again there: it may take long,
                 # and storing is idempotent). (No timeout: a timer here would change the commands
                 # of runs recorded before.)
-                self._handing_over = True
+                self._background.handing_over = True
                 await workflow.wait_condition(
-                    lambda: workflow.all_handlers_finished() and not self._sender_busy()
+                    lambda: workflow.all_handlers_finished() and not self._background.sender_busy()
                 )
                 if not self._state.closed:
                     workflow.continue_as_new(
@@ -388,9 +370,9 @@ class InteractionWorkflow:
                             start.interaction_id, start.account_id, start.contact_id, self._state
                         )
                     )
-                self._handing_over = False
-                self._start_sender()
-                self._start_media()
+                self._background.handing_over = False
+                self._background.start_sender()
+                self._background.start_media()
         # A closed interaction's last replies still go out before the workflow completes; messages
         # that arrived while it closed move on to the contact's next interaction.
         while True:
@@ -398,8 +380,8 @@ class InteractionWorkflow:
                 lambda: (
                     workflow.all_handlers_finished()
                     and not self._state.outbox
-                    and not self._sender_busy()
-                    and not self._media_busy()
+                    and not self._background.sender_busy()
+                    and not self._background.media_busy()
                 )
             )
             if not self._state.pending or not workflow.patched(LATE_MESSAGES_MOVE_ON):
@@ -430,60 +412,6 @@ class InteractionWorkflow:
         workflow.logger.error("routing of interaction %s failed: %s", self._start.interaction_id, reason)
         with suppress(ActivityError):
             await self._record("routing_error", {"reason": reason[:500]})
-
-    # The outbox -----------------------------------------------------------------------------------
-
-    def _sender_busy(self) -> bool:
-        return self._sender is not None and not self._sender.done()
-
-    def _start_sender(self) -> None:
-        if not self._sender_busy():
-            self._sender = asyncio.create_task(self._send_outbox())
-
-    async def _send_outbox(self) -> None:
-        """Send queued messages one at a time, in order. A permanent provider refusal is recorded
-        on the message by the activity (the agent may retry it); routing never waits on this."""
-        while self._state.outbox and not self._handing_over:
-            message_id = self._state.outbox[0]
-            try:
-                await self._send(message_id)
-            except ActivityError as error:
-                await self._record_send_failure(message_id, error)
-            finally:
-                self._state.outbox.pop(0)
-
-    async def _record_send_failure(self, message_id: int, error: ActivityError) -> None:
-        """Retries ran out (provider or network down for long): failed, for the agent to retry."""
-        await workflow.execute_activity_method(
-            MessageActivities.record_send_failure,
-            SendFailure(message_id, str(error.cause or error)),
-            start_to_close_timeout=QUICK,
-        )
-
-    async def _send(self, message_id: int) -> None:
-        await workflow.execute_activity_method(
-            MessageActivities.send_message,
-            SendMessage(message_id),
-            start_to_close_timeout=SEND_START_TO_CLOSE,
-            retry_policy=SEND_RETRY,
-        )
-
-    # Inbound media ---------------------------------------------------------------------------------
-
-    def _media_busy(self) -> bool:
-        return self._media_task is not None and not self._media_task.done()
-
-    def _start_media(self) -> None:
-        if not self._media_busy():
-            self._media_task = asyncio.create_task(self._store_all_media())
-
-    async def _store_all_media(self) -> None:
-        """Fetch inbound media one message at a time, beside routing: offers never wait on it."""
-        while self._state.media and not self._handing_over:
-            try:
-                await self._store_media(self._state.media[0])
-            finally:
-                self._state.media.pop(0)
 
     # The action plan ------------------------------------------------------------------------------
 
@@ -714,13 +642,13 @@ class InteractionWorkflow:
         )
         if workflow.patched(AUTOREPLY_THROUGH_OUTBOX):  # sent in order, beside routing
             self._state.outbox.append(message_id)
-            self._start_sender()
+            self._background.start_sender()
             return
         try:
-            await self._send(message_id)
+            await send_message(message_id)
         except ActivityError as error:  # the failure is on the message; routing goes on
             if workflow.patched(AUTOREPLY_FAILURE_RECORDED):
-                await self._record_send_failure(message_id, error)
+                await record_send_failure(message_id, error)
             await self._record("autoreply_failed", {"step": number, "reason": str(error.cause or error)})
 
     async def _close(self, disposition_id: int | None, actor_id: int | None = None) -> None:
@@ -753,31 +681,3 @@ class InteractionWorkflow:
             start_to_close_timeout=QUICK,
             retry_policy=ROUTING_RETRY,
         )
-
-    async def _store_media(self, message_id: int) -> None:
-        try:
-            await workflow.execute_activity_method(
-                MediaActivities.store_media,
-                StoreMedia(message_id=message_id),
-                start_to_close_timeout=timedelta(minutes=2),
-                retry_policy=MEDIA_RETRY,
-            )
-        except ActivityError as error:
-            await workflow.execute_activity_method(
-                MediaActivities.record_media_failure,
-                MediaFailure(message_id=message_id, reason=str(error.cause or error)),
-                start_to_close_timeout=QUICK,
-            )
-
-
-def search_attributes(account_key: str, contact: str, status: str) -> TypedSearchAttributes:
-    """The search attributes a new interaction workflow starts with. `contact` is ShareContact's
-    value, `ids.contact_value(mobile, settings.temporal_contact_key)`: the mobile, or its keyed
-    hash when SHARELINE_TEMPORAL_CONTACT_HASH is on (hashed by the caller, outside the sandbox)."""
-    return TypedSearchAttributes(
-        [
-            SearchAttributePair(ids.ACCOUNT_KEY, account_key),
-            SearchAttributePair(ids.CONTACT, contact),
-            SearchAttributePair(ids.STATUS, status),
-        ]
-    )

@@ -14,7 +14,8 @@ from stack.find_contact import main, query_for
 from tests.helpers import wait_for
 from tests.workflows.test_durability import dev_server  # noqa: F401 (a fixture)
 from workflows import ids
-from workflows.interaction import InteractionInput, InteractionWorkflow, search_attributes
+from workflows.ids import search_attributes
+from workflows.interaction import InteractionInput, InteractionWorkflow
 
 MOBILE = "393331234567"
 

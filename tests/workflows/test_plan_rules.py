@@ -44,7 +44,6 @@ from workflows.interaction import (
     InteractionWorkflow,
     OfferAnswer,
     TransferRequest,
-    search_attributes,
 )
 from workflows.signals import MessageArrived
 
@@ -182,7 +181,7 @@ class Interaction:
             task_queue=self.task_queue,
             start_signal=ids.MESSAGE_RECEIVED,
             start_signal_args=[MessageArrived(self.messages)],
-            search_attributes=search_attributes("acme", "+393330000000", "open_pending"),
+            search_attributes=ids.search_attributes("acme", "+393330000000", "open_pending"),
         )
 
     async def close(self) -> InteractionResult:
