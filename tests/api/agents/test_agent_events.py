@@ -13,6 +13,7 @@ from typing import Any
 from api.agents import events as event_hub
 from api.agents import router as agents
 from api.app import create_app
+from models.events import CHANNEL
 from tests.fakes.providers import LoopbackServer
 from tests.helpers import db, wait_for
 from tests.support.events import EventStream
@@ -138,9 +139,11 @@ async def test_a_busy_stream_keeps_the_agent_present(api, admin, app, settings, 
 
 
 async def listener_pid(settings) -> int | None:
+    """The hub's LISTEN connection (the worker's inbound relay LISTENs too, on its own channel)."""
     with db(settings) as conn:
         row = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE query LIKE 'LISTEN%' AND datname = current_database()"
+            "SELECT pid FROM pg_stat_activity WHERE query = %s AND datname = current_database()",
+            (f"LISTEN {CHANNEL}",),
         ).fetchone()
     return row[0] if row else None
 
