@@ -15,7 +15,7 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
-from workflows.offering import QUICK
+from workflows.calls import QUICK
 
 with workflow.unsafe.imports_passed_through():
     from activities.common import PROVIDER_REJECTED

@@ -3,8 +3,11 @@
 Inbound messages arrive by signal-with-start from the inbound relay (duplicates dropped by message
 id); messages that reach it while it closes move on to the contact's next interaction.
 While the interaction has no owner, each new message runs the account's action plan from the
-top: interval checks, `agent` and `queue` offers with their timers, autoreplies, tags, jumps and
-close. Offers are answered by the `accept` and `reject` updates: the validator refuses an offer
+top (workflows.plan: interval checks, `agent` and `queue` offers with their timers, autoreplies,
+tags, jumps and close). An owned interaction's new messages go to its owner, or, if the owner is
+away, to the owner again for a while, then to the owner's queue, then to the plan. A transfer
+offers it to its target for the transfer timeout and returns it to its owner if nobody accepts.
+Offers are answered by the `accept` and `reject` updates: the validator refuses an offer
 that is not the caller's or has expired, and the handler claims the interaction before its
 first await, so of two agents accepting at once exactly one owns it.
 
@@ -14,7 +17,8 @@ routing: a slow or failing provider never holds up offers. The outbox is state, 
 worker crash and moves across continue-as-new.
 
 All waiting is durable timers in this workflow; all I/O is in activities (activities.offers,
-queue_waits, plan_facts, ownership, messages, media).
+queue_waits, plan_facts, ownership, messages, media), called as workflows.calls says. How offers
+are made and answered is workflows.offering.
 """
 
 from __future__ import annotations
@@ -27,15 +31,13 @@ from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
 from workflows import ids
-from workflows.background import Background, record_send_failure, send_message, store_media
-from workflows.offering import QUICK, ROUTING_RETRY, HeldOffer, Offering
+from workflows.background import Background, store_media
+from workflows.calls import QUICK, record, routing
+from workflows.offering import HeldOffer, Offering
+from workflows.plan import ActionPlan
 from workflows.signals import AgentAvailable, MessageArrived
 
 with workflow.unsafe.imports_passed_through():
-    from activities.messages import (
-        MessageActivities,
-        QueueMessage,
-    )
     from activities.offers import Assign, OfferActivities
     from activities.ownership import (
         CloseInteraction,
@@ -46,45 +48,17 @@ with workflow.unsafe.imports_passed_through():
         Release,
         ReturnToOwner,
     )
-    from activities.plan_facts import (
-        AddTags,
-        ConditionCheck,
-        FirstInteraction,
-        IntervalCheck,
-        LoadPlan,
-        Plan,
-        PlanActivities,
-        RecordEvent,
-    )
-    from activities.queue_waits import AgentWait, LeaveQueue, QueueEntry, QueueLookup, QueueWaitActivities
-    from domain.plan import (
-        AgentParams,
-        AutoreplyParams,
-        CloseParams,
-        GotoifParams,
-        GotopParams,
-        NoopParams,
-        PlanStep,
-        QueueParams,
-        TagParams,
-        step_params,
-    )
-    from models import Application, OfferKind, OfferStatus, Strategy
+    from activities.plan_facts import LoadPlan, Plan, PlanActivities
+    from models import OfferKind, OfferStatus
 
 # Remember this many recent message ids to drop duplicate signals (retried webhooks).
 SEEN_WINDOW = 500
 IDLE_CHECK = timedelta(hours=1)
 # Patch ids (workflow.patched): each names a change to the commands the workflow emits.
-AGENT_STEP_WAITS = "agent-step-registers-its-wait"
-AUTOREPLY_FAILURE_RECORDED = "autoreply-failure-marks-the-message-failed"
 LATE_MESSAGES_MOVE_ON = "messages-after-close-go-to-the-next-interaction"
 MEDIA_BESIDE_ROUTING = "media-stored-beside-routing"
-AUTOREPLY_THROUGH_OUTBOX = "autoreplies-sent-through-the-outbox"
 ACCEPT_CLAIMS_UNTIL_ASSIGNED = "accept-claims-until-assigned"
 TRANSFER_VOID_IF_OWNER_CHANGED = "transfer-void-if-the-owner-changed"
-# A plan that runs this many steps without waiting for anyone is looping: it is stopped.
-MAX_STEPS_WITHOUT_WAIT = 100
-WAITING_STEPS = frozenset({Application.agent, Application.queue})  # they reset that count
 ROUTING_RETRY_AFTER = timedelta(minutes=1)  # routing that failed is tried again after this
 
 
@@ -172,6 +146,9 @@ class InteractionWorkflow:
         self._state = start.state or InteractionState()
         self._offering = Offering(start.interaction_id, start.account_id, self._state)
         self._background = Background(self._state.outbox, self._state.media)
+        self._plan = ActionPlan(
+            start.interaction_id, self._state, self._offering, self._background, self._close
+        )
         self._checking_owner = False  # new messages: is the owner still there? (no transfer now)
         self._failed: list[int] | None = None  # messages whose routing failed, to be routed again
 
@@ -208,11 +185,9 @@ class InteractionWorkflow:
             self._state.owner_id = answer.agent_id  # claimed before the first await
             self._state.offers = []
             self._offering.changed()
-            await workflow.execute_activity_method(
+            await routing(
                 OfferActivities.assign,
                 Assign(self._start.interaction_id, answer.agent_id, offer.offer_id, offer.queue_id),
-                start_to_close_timeout=QUICK,
-                retry_policy=ROUTING_RETRY,
             )
         else:
             await self._assign(offer)
@@ -227,7 +202,7 @@ class InteractionWorkflow:
         capacity through another interaction meanwhile, and then the offer passes on."""
         self._offering.claim = offer.agent_id
         try:
-            assignment = await workflow.execute_activity_method(
+            assignment = await routing(
                 OfferActivities.assign,
                 Assign(
                     self._start.interaction_id,
@@ -236,8 +211,6 @@ class InteractionWorkflow:
                     offer.queue_id,
                     check_capacity=offer.eligible,
                 ),
-                start_to_close_timeout=QUICK,
-                retry_policy=ROUTING_RETRY,
             )
         finally:
             self._offering.claim = None
@@ -397,7 +370,7 @@ class InteractionWorkflow:
             await self._run_transfer(self._state.transfer)
         if arrived_now and not self._state.closed:
             if self._state.owner_id is None:
-                await self._run_plan(await self._load_plan())
+                await self._plan.run(await self._load_plan())
             else:
                 await self._reach_owner(self._state.owner_id, arrived_now)
 
@@ -413,15 +386,10 @@ class InteractionWorkflow:
         with suppress(ActivityError):
             await self._record("routing_error", {"reason": reason[:500]})
 
-    # The action plan ------------------------------------------------------------------------------
+    # The owner, transfers and closing -------------------------------------------------------------
 
     async def _load_plan(self) -> Plan:
-        return await workflow.execute_activity_method(
-            PlanActivities.load_plan,
-            LoadPlan(self._start.account_id),
-            start_to_close_timeout=QUICK,
-            retry_policy=ROUTING_RETRY,
-        )
+        return await routing(PlanActivities.load_plan, LoadPlan(self._start.account_id))
 
     async def _reach_owner(self, owner: int, message_ids: list[int]) -> None:
         """New messages for an owned interaction. A present owner is told; an absent one (offline,
@@ -429,11 +397,8 @@ class InteractionWorkflow:
         queue has `wait_assigned_queue` seconds, then the action plan runs."""
         self._checking_owner = True  # a transfer now would race the owner's return
         try:
-            status = await workflow.execute_activity_method(
-                OwnershipActivities.owner_status,
-                OwnerCheck(self._start.interaction_id, owner),
-                start_to_close_timeout=QUICK,
-                retry_policy=ROUTING_RETRY,
+            status = await routing(
+                OwnershipActivities.owner_status, OwnerCheck(self._start.interaction_id, owner)
             )
             plan = None if status.present else await self._load_plan()
             if plan is not None:
@@ -444,23 +409,15 @@ class InteractionWorkflow:
             wait = timedelta(seconds=plan.wait_assigned_agent)
             await self._offering.only_to(owner, wait, OfferKind.assigned_agent)
             if self._state.owner_id is None:
-                await workflow.execute_activity_method(
-                    OwnershipActivities.release,
-                    Release(self._start.interaction_id),
-                    start_to_close_timeout=QUICK,
-                    retry_policy=ROUTING_RETRY,
-                )
+                await routing(OwnershipActivities.release, Release(self._start.interaction_id))
                 if status.queue_id is not None:
                     wait = timedelta(seconds=plan.wait_assigned_queue)
-                    await self._queue_step(status.queue_id, wait, OfferKind.assigned_queue)
+                    await self._plan.queue_step(status.queue_id, wait, OfferKind.assigned_queue)
                 if self._state.owner_id is None and not self._state.closed:
-                    await self._run_plan(plan)
+                    await self._plan.run(plan)
                 return
-        await workflow.execute_activity_method(
-            OwnershipActivities.notify_owner,
-            NotifyOwner(self._start.interaction_id, owner, message_ids),
-            start_to_close_timeout=QUICK,
-            retry_policy=ROUTING_RETRY,
+        await routing(
+            OwnershipActivities.notify_owner, NotifyOwner(self._start.interaction_id, owner, message_ids)
         )
 
     async def _run_transfer(self, request: TransferRequest) -> None:
@@ -486,172 +443,19 @@ class InteractionWorkflow:
             await self._offering.only_to(request.agent_id, wait, OfferKind.transfer_agent)
         elif request.queue_id is not None:
             self._state.rejected_by = [previous]  # the queue is asked for someone else
-            await self._queue_step(request.queue_id, wait, OfferKind.transfer_queue)
+            await self._plan.queue_step(request.queue_id, wait, OfferKind.transfer_queue)
         if self._state.owner_id is None and not self._state.closed:
             self._state.owner_id = previous
-            await workflow.execute_activity_method(
-                OwnershipActivities.return_to_owner,
-                ReturnToOwner(self._start.interaction_id, previous),
-                start_to_close_timeout=QUICK,
-                retry_policy=ROUTING_RETRY,
+            await routing(
+                OwnershipActivities.return_to_owner, ReturnToOwner(self._start.interaction_id, previous)
             )
-
-    async def _run_plan(self, plan: Plan) -> None:
-        """From the top, step after step, until someone owns the interaction, it closes or the plan
-        ends. Jumps go to a step number; a plan that runs MAX_STEPS_WITHOUT_WAIT steps without an
-        `agent` or `queue` step is looping, and is stopped with a `plan_error`."""
-        steps = plan.steps
-        self._state.rejected_by = []
-        index, steps_since_wait = 0, 0
-        while index < len(steps) and self._state.owner_id is None and not self._state.closed:
-            step = steps[index]
-            index += 1
-            steps_since_wait += 1
-            if steps_since_wait > MAX_STEPS_WITHOUT_WAIT:
-                reason = f"the plan loops: {MAX_STEPS_WITHOUT_WAIT} steps ran without a wait"
-                await self._record("plan_error", {"step": step.step, "reason": reason})
-                return
-            if step.interval_id is not None and not await self._in_interval(step.interval_id):
-                skipped = {
-                    "step": step.step,
-                    "application": step.application,
-                    "reason": "outside its interval",
-                }
-                await self._record("step_skipped", skipped)
-                continue
-            jump = await self._run_step(step)
-            if step.application in WAITING_STEPS:
-                steps_since_wait = 0
-            if jump is not None:
-                index = jump - 1
-
-    async def _run_step(self, step: PlanStep) -> int | None:
-        """Run one step; return the step number to jump to, if it jumps."""
-        match step_params(step):
-            case AgentParams(agent_id=agent_id, timeout=timeout):
-                await self._agent_step(agent_id, timedelta(seconds=timeout))
-            case QueueParams(queue_id=queue_id, timeout=timeout):
-                await self._queue_step(queue_id, timedelta(seconds=timeout), OfferKind.queue)
-            case AutoreplyParams() as autoreply:
-                await self._autoreply(step.step, autoreply)
-            case CloseParams(disposition_id=disposition_id):
-                await self._close(disposition_id)
-            case GotoifParams(condition=condition, true_step=true_step, false_step=false_step):
-                check = ConditionCheck(
-                    self._start.interaction_id,
-                    condition.model_dump(mode="json", exclude_none=True),
-                    workflow.now(),
-                )
-                holds = await workflow.execute_activity_method(
-                    PlanActivities.condition_holds,
-                    check,
-                    start_to_close_timeout=QUICK,
-                    retry_policy=ROUTING_RETRY,
-                )
-                return true_step if holds else false_step
-            case GotopParams(step=target):
-                return target
-            case NoopParams(value=value):
-                await self._record("noop", {"step": step.step, "value": value})
-            case TagParams(tags=tags):
-                await workflow.execute_activity_method(
-                    PlanActivities.add_tags,
-                    AddTags(self._start.interaction_id, tags),
-                    start_to_close_timeout=QUICK,
-                    retry_policy=ROUTING_RETRY,
-                )
-            case _:  # a step kind this code does not know (load_plan only returns Application's)
-                reason = f"unknown step {step.application!r}"
-                await self._record("plan_error", {"step": step.step, "reason": reason})
-        return None
-
-    async def _agent_step(self, agent_id: int, wait: timedelta) -> None:
-        """Offer to one agent while eligible; an agent who is not yet is woken into it by dispatch."""
-        deadline = workflow.now() + wait
-        registered = workflow.patched(AGENT_STEP_WAITS)
-        if registered:
-            await workflow.execute_activity_method(
-                QueueWaitActivities.wait_for_agent,
-                AgentWait(self._start.interaction_id, agent_id, workflow.info().workflow_id),
-                start_to_close_timeout=QUICK,
-                retry_policy=ROUTING_RETRY,
-            )
-        await self._offering.ring_all_until(deadline, kind=OfferKind.plan_agent, agent_ids=[agent_id])
-        if registered and self._state.owner_id is None:
-            await self._stop_waiting()
-
-    async def _queue_step(self, queue_id: int, wait: timedelta, kind: OfferKind) -> None:
-        """Wait in the queue: beepall rings everyone eligible until `wait` ends; the other
-        strategies offer one agent at a time for the queue's timeout, in their order."""
-        queue = await workflow.execute_activity_method(
-            QueueWaitActivities.queue_info,
-            QueueLookup(queue_id),
-            start_to_close_timeout=QUICK,
-            retry_policy=ROUTING_RETRY,
-        )
-        if queue is None:
-            await self._record("plan_error", {"reason": f"queue {queue_id} no longer exists"})
-            return
-        deadline = workflow.now() + wait
-        await workflow.execute_activity_method(
-            QueueWaitActivities.enter_queue,
-            QueueEntry(self._start.interaction_id, queue_id, workflow.info().workflow_id),
-            start_to_close_timeout=QUICK,
-            retry_policy=ROUTING_RETRY,
-        )
-        if queue.strategy == Strategy.beepall:
-            await self._offering.ring_all_until(deadline, kind=kind, queue_id=queue_id)
-        else:
-            per_agent = timedelta(seconds=queue.timeout)
-            strategy = Strategy(queue.strategy)
-            await self._offering.one_at_a_time_for(
-                per_agent, deadline, kind=kind, queue_id=queue_id, strategy=strategy
-            )
-        if self._state.owner_id is None:
-            await self._stop_waiting()
-
-    async def _stop_waiting(self) -> None:
-        await workflow.execute_activity_method(
-            QueueWaitActivities.leave_queue,
-            LeaveQueue(self._start.interaction_id),
-            start_to_close_timeout=QUICK,
-            retry_policy=ROUTING_RETRY,
-        )
-
-    async def _autoreply(self, number: int, autoreply: AutoreplyParams) -> None:
-        """`times`: "one" autoreply per interaction, "first" only in the contact's first
-        interaction on the account, "always" on every run of the plan."""
-        times = autoreply.times
-        if times == "one" and number in self._state.autoreplied_steps:
-            return
-        if times == "first":
-            first = await workflow.execute_activity_method(
-                PlanActivities.is_first_interaction,
-                FirstInteraction(self._start.interaction_id),
-                start_to_close_timeout=QUICK,
-                retry_policy=ROUTING_RETRY,
-            )
-            if not first:
-                return
-        self._state.autoreplied_steps.append(number)
-        message_id = await workflow.execute_activity_method(
-            MessageActivities.queue_message,
-            QueueMessage(self._start.interaction_id, autoreply.text, "autoreply"),
-            start_to_close_timeout=QUICK,
-            retry_policy=ROUTING_RETRY,
-        )
-        if workflow.patched(AUTOREPLY_THROUGH_OUTBOX):  # sent in order, beside routing
-            self._state.outbox.append(message_id)
-            self._background.start_sender()
-            return
-        try:
-            await send_message(message_id)
-        except ActivityError as error:  # the failure is on the message; routing goes on
-            if workflow.patched(AUTOREPLY_FAILURE_RECORDED):
-                await record_send_failure(message_id, error)
-            await self._record("autoreply_failed", {"step": number, "reason": str(error.cause or error)})
 
     async def _close(self, disposition_id: int | None, actor_id: int | None = None) -> None:
+        """Closed: offers withdrawn, out of any queue. The mandatory disposition: an owner who
+        closes without a disposition, on an account that requires one, is paused in the
+        account's disposition pause until it disposes (`dispose`). Both are one transaction of
+        close_interaction, so no offer reaches the owner between the close freeing its capacity
+        and the pause."""
         self._state.closed = True  # before any await: waits and handlers see it at once
         self._offering.changed()
         if self._state.owner_id is None:
@@ -663,21 +467,5 @@ class InteractionWorkflow:
         )
         workflow.upsert_search_attributes([ids.STATUS.value_set("closed")])
 
-    # Small helpers --------------------------------------------------------------------------------
-
-    async def _in_interval(self, interval_id: int) -> bool:
-        return await workflow.execute_activity_method(
-            PlanActivities.inside_interval,
-            IntervalCheck(interval_id, workflow.now()),
-            start_to_close_timeout=QUICK,
-            retry_policy=ROUTING_RETRY,
-        )
-
     async def _record(self, kind: str, data: dict[str, object], actor_id: int | None = None) -> None:
-        """An event on the interaction's timeline."""
-        await workflow.execute_activity_method(
-            PlanActivities.record_event,
-            RecordEvent(self._start.interaction_id, kind, dict(data), actor_id),
-            start_to_close_timeout=QUICK,
-            retry_policy=ROUTING_RETRY,
-        )
+        await record(self._start.interaction_id, kind, data, actor_id)

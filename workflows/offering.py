@@ -21,7 +21,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
+
+from workflows.calls import QUICK, routing
 
 with workflow.unsafe.imports_passed_through():
     from activities.offers import FindAgents, MakeOffers, OfferActivities, ResolveOffers
@@ -29,19 +30,6 @@ with workflow.unsafe.imports_passed_through():
 
 if TYPE_CHECKING:
     from workflows.interaction import InteractionState
-
-QUICK = timedelta(seconds=30)
-# Routing's own activities (PostgreSQL): retried for about five minutes, then the failure is said
-# (the interaction's `_routing_failed`) and routing is tried again later, instead of retrying
-# forever unseen. Writes that must happen whatever the wait (closing, moving late messages on,
-# recording a failure) keep Temporal's unbounded default: they are idempotent, and a pending
-# attempt shows in the UI.
-ROUTING_RETRY = RetryPolicy(
-    initial_interval=timedelta(seconds=1),
-    backoff_coefficient=2.0,
-    maximum_interval=timedelta(seconds=30),
-    maximum_attempts=15,
-)
 
 
 @dataclass
@@ -136,11 +124,8 @@ class Offering:
             await self.resolve(withdrawn, status)
 
     async def resolve(self, offers: list[HeldOffer], status: OfferStatus) -> None:
-        await workflow.execute_activity_method(
-            OfferActivities.resolve_offers,
-            ResolveOffers([o.offer_id for o in offers], status.value),
-            start_to_close_timeout=QUICK,
-            retry_policy=ROUTING_RETRY,
+        await routing(
+            OfferActivities.resolve_offers, ResolveOffers([o.offer_id for o in offers], status.value)
         )
 
     # Mechanics ------------------------------------------------------------------------------------
@@ -151,11 +136,9 @@ class Offering:
     async def _eligible(
         self, queue_id: int | None, agent_ids: list[int] | None, exclude: list[int], strategy: Strategy
     ) -> list[int]:
-        found = await workflow.execute_activity_method(
+        found = await routing(
             OfferActivities.find_agents,
             FindAgents(self._account_id, queue_id, agent_ids, exclude, strategy.value),
-            start_to_close_timeout=QUICK,
-            retry_policy=ROUTING_RETRY,
         )
         return found.agent_ids
 
@@ -168,11 +151,9 @@ class Offering:
         *,
         eligible: bool = True,
     ) -> None:
-        made = await workflow.execute_activity_method(
+        made = await routing(
             OfferActivities.make_offers,
             MakeOffers(self._interaction_id, agent_ids, kind.value, expires_at, queue_id),
-            start_to_close_timeout=QUICK,
-            retry_policy=ROUTING_RETRY,
         )
         self._state.offers.extend(
             HeldOffer(o.offer_id, o.agent_id, o.expires_at, queue_id, eligible) for o in made.offers

@@ -37,7 +37,6 @@ from models import DeliveryStatus
 from tests.helpers import summary_of, wait_for
 from workflows import ids
 from workflows.interaction import (
-    MAX_STEPS_WITHOUT_WAIT,
     CloseRequest,
     InteractionInput,
     InteractionResult,
@@ -45,6 +44,7 @@ from workflows.interaction import (
     OfferAnswer,
     TransferRequest,
 )
+from workflows.plan import MAX_STEPS_WITHOUT_WAIT
 from workflows.signals import MessageArrived
 
 INTERACTION, ACCOUNT, CONTACT = 11, 22, 33

@@ -10,7 +10,8 @@ import os
 import zipfile
 from typing import Any
 
-from api.interactions.transcript import attachment_name, describe
+from api.interactions.transcript import attachment_name
+from api.interactions.transcript_render import describe
 from tests.helpers import db, scalar
 from tests.support.asgi import http_scope, receiver
 from tests.support.worked import NOTE, REPLY, worked
