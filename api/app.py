@@ -19,7 +19,7 @@ from api.agents.events import AgentEventHub
 from api.deps import Services
 from api.directory import contacts, intervals, pauses, queues, users
 from api.errors import install_error_handlers
-from api.interactions import delete, export, replies, routing, searches, transcript, uploads
+from api.interactions import delete, export, replies, routing, searches, spy, transcript, uploads
 from api.interactions import router as interactions
 from api.interactions import tools as interaction_tools
 from api.logs import install_log_redaction
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         transcript.router,
         searches.router,
         delete.router,
+        spy.router,
         audit.router,
     ):
         app.include_router(router)

@@ -1,10 +1,12 @@
-"""Agent events for the API process: one LISTEN connection fans NOTIFYs out to event streams.
+"""Events for the API process: one LISTEN connection fans NOTIFYs out to event streams.
 
 Writers (activities, other API processes) NOTIFY on `models.events.CHANNEL` inside their
-transactions. Each API process LISTENs once and hands every notification to the streams its
-agents hold open, so an agent connected to any process gets its offers. If the listening
-connection drops it is re-opened, and every open stream is sent `resync`: what was notified in
-the gap is lost, so clients read their state again.
+transactions. Each API process LISTENs once and hands every notification to the streams held
+open on it: one naming an `agent_id` to that agent's streams (`GET /api/agents/me/events`), one
+naming only an `interaction_id` (the database's spy triggers send those) to the streams spying on
+that interaction (`GET /api/whatsapp/interactions/{id}/events`). So a stream on any process gets
+its events. If the listening connection drops it is re-opened, and every open stream is sent
+`resync`: what was notified in the gap is lost, so clients read their state again.
 """
 
 from __future__ import annotations
@@ -26,6 +28,17 @@ RECONNECT_SECONDS = 1.0
 STREAM_BUFFER = 100
 RESYNC = "resync"
 
+# Whose events a stream receives: ("agent_id", 7) an agent's, ("interaction_id", 12) a spy's.
+Topic = tuple[str, int]
+
+
+def agent_topic(agent_id: int) -> Topic:
+    return ("agent_id", agent_id)
+
+
+def interaction_topic(interaction_id: int) -> Topic:
+    return ("interaction_id", interaction_id)
+
 
 class NotListening(Exception):
     """The hub has no LISTEN connection: notifications are not reaching the streams."""
@@ -34,7 +47,7 @@ class NotListening(Exception):
 class AgentEventHub:
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
-        self._streams: dict[int, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
+        self._streams: dict[Topic, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self.listening = asyncio.Event()
 
@@ -47,25 +60,29 @@ class AgentEventHub:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    def subscribe(self, agent_id: int) -> asyncio.Queue[dict[str, Any]]:
+    def subscribe(self, topic: Topic) -> asyncio.Queue[dict[str, Any]]:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(STREAM_BUFFER)
-        self._streams[agent_id].add(queue)
+        self._streams[topic].add(queue)
         return queue
 
-    def unsubscribe(self, agent_id: int, queue: asyncio.Queue[dict[str, Any]]) -> None:
-        self._streams[agent_id].discard(queue)
-        if not self._streams[agent_id]:
-            del self._streams[agent_id]
+    def unsubscribe(self, topic: Topic, queue: asyncio.Queue[dict[str, Any]]) -> None:
+        self._streams[topic].discard(queue)
+        if not self._streams[topic]:
+            del self._streams[topic]
 
     def deliver(self, payload: str) -> None:
         try:
             message = json.loads(payload)
-            agent_id = int(message["agent_id"])
+            topic = (
+                agent_topic(int(message["agent_id"]))
+                if "agent_id" in message
+                else interaction_topic(int(message["interaction_id"]))
+            )
         except (ValueError, KeyError, TypeError):
-            log.warning("ignored a malformed agent event")
+            log.warning("ignored a malformed event")
             return
         item = {"event": message.get("event", "message"), "data": message.get("data", {})}
-        for queue in self._streams.get(agent_id, ()):
+        for queue in self._streams.get(topic, ()):
             _put(queue, item)
 
     def ensure_listening(self) -> None:

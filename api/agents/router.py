@@ -2,25 +2,22 @@
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
-import json
 import secrets
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Annotated
 
 import anyio
-from fastapi import APIRouter, BackgroundTasks, Depends, Query
+from fastapi import APIRouter, BackgroundTasks
 from fastapi.responses import StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import delete, func, select, update
 
-from api.agents.events import RESYNC
+from api import sse
+from api.agents.events import RESYNC, agent_topic
 from api.agents.schemas import MeOut, StatusIn, TicketOut
-from api.deps import CurrentUser, ServicesDep, SessionDep, bearer, user_for_token
+from api.deps import CurrentUser, ServicesDep, SessionDep
 from api.errors import AppError, invalid
+from api.sse import StreamUser, ticket_digest
 from domain.dispatch import wake_waiting
 from models import (
     AccountAgent,
@@ -108,21 +105,19 @@ async def _ensure_nothing_to_dispose(session: SessionDep, user: User) -> None:
     )
 
 
-HEARTBEAT_SECONDS = 15.0
-
-
 TICKET_SECONDS = 60
 
 
 @router.post("/me/events/ticket")
 async def issue_events_ticket(user: CurrentUser, session: SessionDep) -> TicketOut:
-    """A ticket for `GET /api/agents/me/events?ticket=...` (EventSource cannot send headers): it
-    opens one stream, within a minute, and a bearer token never goes into a URL (or a log)."""
+    """A ticket for `GET /api/agents/me/events?ticket=...` (EventSource cannot send headers), or
+    for a spy's `GET /api/whatsapp/interactions/{id}/events?ticket=...`: it opens one stream,
+    within a minute, and a bearer token never goes into a URL (or a log)."""
     await session.execute(delete(StreamTicket).where(StreamTicket.expires_at < func.now()))
     ticket = secrets.token_urlsafe(32)
     session.add(
         StreamTicket(
-            digest=_digest(ticket),
+            digest=ticket_digest(ticket),
             user_id=user.id,
             token_version=user.token_version,
             expires_at=datetime.now(UTC) + timedelta(seconds=TICKET_SECONDS),
@@ -131,107 +126,50 @@ async def issue_events_ticket(user: CurrentUser, session: SessionDep) -> TicketO
     return TicketOut(ticket=ticket, expires_in=TICKET_SECONDS)
 
 
-def _digest(ticket: str) -> str:
-    return hashlib.sha256(ticket.encode()).hexdigest()
-
-
-async def _redeem(session: SessionDep, ticket: str) -> User:
-    """The user a ticket was issued to, once: redeeming deletes it (a concurrent second use waits
-    on the row and then finds nothing)."""
-    redeemed = (
-        await session.execute(
-            delete(StreamTicket)
-            .where(StreamTicket.digest == _digest(ticket))
-            .returning(StreamTicket.user_id, StreamTicket.token_version, StreamTicket.expires_at)
-        )
-    ).first()
-    user = await session.get(User, redeemed.user_id) if redeemed is not None else None
-    if (
-        redeemed is None
-        or user is None
-        or redeemed.expires_at <= datetime.now(UTC)
-        or redeemed.token_version != user.token_version
-    ):
-        raise AppError(401, "unauthorized", "the ticket is invalid, used or expired")
-    return user
-
-
 @router.get(
     "/me/events",
     response_class=StreamingResponse,
-    responses={
-        200: {
-            "content": {"text/event-stream": {}},
-            "description": "offer, offer_rescinded, message, interaction_updated, resync",
-        }
-    },
+    responses=sse.documented(
+        "ready, offer, offer_rescinded, message, message_status, interaction_updated, resync"
+    ),
 )
-async def my_events(
-    services: ServicesDep,
-    session: SessionDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    ticket: Annotated[
-        str | None,
-        Query(max_length=100, description="from POST /api/agents/me/events/ticket, for EventSource"),
-    ] = None,
-    access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
-) -> StreamingResponse:
+async def my_events(services: ServicesDep, session: SessionDep, user: StreamUser) -> StreamingResponse:
     """Server-Sent Events for the signed-in agent (a bearer token in the Authorization header, or
     a single-use ticket). While a stream is open the agent counts as present (its session is
     refreshed every 15 s, busy or idle); an agent with no live stream has closed the tab. After
     `resync` (events may have been lost) the pending offers follow. The stream ends when the
     user's sessions are revoked (new password or role, user deleted)."""
-    if access_token is not None:
-        raise AppError(
-            401, "unauthorized", "tokens are not taken in URLs: use POST /api/agents/me/events/ticket"
-        )
-    if credentials is None and ticket is not None:
-        user = await _redeem(session, ticket)
-    else:
-        user = await user_for_token(services, session, credentials.credentials if credentials else None)
     version = user.token_version
     presence = AgentSession(id=uuid.uuid4(), user_id=user.id)
     session.add(presence)
-    queue = services.events.subscribe(user.id)
+    topic = agent_topic(user.id)
+    queue = services.events.subscribe(topic)
+
+    async def offers() -> list[str]:
+        return [sse.event("offer", offer) for offer in await _pending_offers(services, user.id)]
+
+    async def after(item: sse.Item) -> list[str]:
+        return await offers() if item["event"] == RESYNC else []  # the gap may have swallowed offers
+
+    async def alive() -> bool:
+        return await _touch(services, presence.id, version)
 
     async def stream() -> AsyncIterator[str]:
         try:
-            yield _event("ready", {"agent_id": user.id})
-            for offer in await _pending_offers(services, user.id):  # offers made while the tab was closed
-                yield _event("offer", offer)
-            clock = asyncio.get_running_loop()
-            touch_at = clock.time() + HEARTBEAT_SECONDS
-            while True:
-                # Presence follows the clock, not the traffic: a busy stream is refreshed too.
-                try:
-                    item = await asyncio.wait_for(queue.get(), max(touch_at - clock.time(), 0))
-                except TimeoutError:
-                    item = None
-                if item is None or clock.time() >= touch_at:
-                    if not await _touch(services, presence.id, version):
-                        return  # signed out everywhere: no more events for this stream
-                    touch_at = clock.time() + HEARTBEAT_SECONDS
-                if item is None:
-                    yield ": heartbeat\n\n"
-                    continue
-                yield _event(item["event"], item["data"])
-                if item["event"] == RESYNC:  # what the gap swallowed may include offers
-                    for offer in await _pending_offers(services, user.id):
-                        yield _event("offer", offer)
+            yield sse.event("ready", {"agent_id": user.id})
+            for chunk in await offers():  # offers made while the tab was closed
+                yield chunk
+            async for chunk in sse.relay(queue, alive, after):
+                yield chunk
         finally:
-            services.events.unsubscribe(user.id, queue)
+            services.events.unsubscribe(topic, queue)
             # The client left and Starlette is cancelling this stream: finish the cleanup anyway
             # (a row that stays behind still goes stale after the heartbeat window).
             with anyio.CancelScope(shield=True):
                 async with services.sessionmaker() as closing, closing.begin():
                     await closing.execute(delete(AgentSession).where(AgentSession.id == presence.id))
 
-    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
-
-
-def _event(name: str, data: object) -> str:
-    return f"event: {name}\ndata: {json.dumps(data, default=str)}\n\n"
+    return sse.response(stream())
 
 
 async def _pending_offers(services: ServicesDep, agent_id: int) -> list[dict[str, object]]:

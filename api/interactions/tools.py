@@ -32,6 +32,7 @@ from integrations import ExternalServiceError
 from integrations.assistant import AssistantConfig, Turn, suggest_reply
 from integrations.vidaoo import create_meeting
 from models import Account, CannedAnswer, Contact, Direction, InteractionEvent, Message, MessageType, User
+from models.events import notify_agents
 from models.interaction import change_tags
 
 router = APIRouter(prefix="/api/whatsapp/interactions", tags=["agent tools"])
@@ -41,7 +42,8 @@ TRANSCRIPT_TURNS = 50  # the latest messages the assistant model sees
 
 @router.post("/{interaction_id}/notes", status_code=status.HTTP_201_CREATED)
 async def add_note(interaction_id: int, body: NoteIn, user: CurrentUser, session: SessionDep) -> MessageOut:
-    """An internal note in the thread: agents and supervisors see it, the customer never does."""
+    """An internal note in the thread: agents and supervisors see it, the customer never does. A
+    note by someone else reaches the owner's event stream as a `message` event."""
     interaction, _ = await workable(session, interaction_id, user)
     note = Message(
         account_id=interaction.account_id,
@@ -60,6 +62,9 @@ async def add_note(interaction_id: int, body: NoteIn, user: CurrentUser, session
             interaction_id=interaction.id, kind="note", actor_id=user.id, data={"message_id": note.id}
         )
     )
+    if interaction.owner_id is not None and interaction.owner_id != user.id:  # a supervisor's note
+        data = {"interaction_id": interaction.id, "message_ids": [note.id]}
+        await notify_agents(session, [interaction.owner_id], "message", data)
     return MessageOut.model_validate(note)
 
 

@@ -1,4 +1,5 @@
-"""An agent's event stream as a test reads it (opened with a ticket, as EventSource does)."""
+"""An event stream as a test reads it (opened with a ticket, as EventSource does): an agent's own
+(`/api/agents/me/events`) or a spy's (`/api/whatsapp/interactions/{id}/events`)."""
 
 from __future__ import annotations
 
@@ -9,14 +10,16 @@ from typing import Any
 
 import httpx
 
-from tests.helpers import wait_for
+from models.events import CHANNEL
+from settings import Settings
+from tests.helpers import db, wait_for
 
 
 class EventStream:
-    """An agent's open event stream, collecting events as they arrive."""
+    """An open event stream, collecting events as they arrive."""
 
-    def __init__(self, base_url: str, token: str) -> None:
-        self.base_url, self.token = base_url, token
+    def __init__(self, base_url: str, token: str, path: str = "/api/agents/me/events") -> None:
+        self.base_url, self.token, self.path = base_url, token, path
         self.events: list[tuple[str, dict[str, Any]]] = []
         self.task: asyncio.Task[None] | None = None
 
@@ -28,7 +31,7 @@ class EventStream:
         """Opened the way a browser's EventSource opens it: with a ticket, no header."""
         auth = {"Authorization": f"Bearer {self.token}"}
         ticket = (await http.post("/api/agents/me/events/ticket", headers=auth)).json()["ticket"]
-        async with http.stream("GET", "/api/agents/me/events", params={"ticket": ticket}) as response:
+        async with http.stream("GET", self.path, params={"ticket": ticket}) as response:
             assert response.headers["content-type"].startswith("text/event-stream")
             name = None
             async for line in response.aiter_lines():
@@ -56,3 +59,13 @@ class EventStream:
             return next((data for event, data in self.events if event == name), {})
 
         return await wait_for(found)
+
+
+async def listener_pid(settings: Settings) -> int | None:
+    """The hub's LISTEN connection (the worker's inbound relay LISTENs too, on its own channel)."""
+    with db(settings) as conn:
+        row = conn.execute(
+            "SELECT pid FROM pg_stat_activity WHERE query = %s AND datname = current_database()",
+            (f"LISTEN {CHANNEL}",),
+        ).fetchone()
+    return row[0] if row else None

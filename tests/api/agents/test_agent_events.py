@@ -10,13 +10,12 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from api import sse
 from api.agents import events as event_hub
-from api.agents import router as agents
 from api.app import create_app
-from models.events import CHANNEL
 from tests.fakes.providers import LoopbackServer
 from tests.helpers import db, wait_for
-from tests.support.events import EventStream
+from tests.support.events import EventStream, listener_pid
 from tests.support.floor import (
     accept,
     first_message_to_queue,
@@ -124,7 +123,7 @@ def seen_at(settings, agent_id: int) -> Any:
 
 
 async def test_a_busy_stream_keeps_the_agent_present(api, admin, app, settings, monkeypatch):
-    monkeypatch.setattr(agents, "HEARTBEAT_SECONDS", 0.5)
+    monkeypatch.setattr(sse, "HEARTBEAT_SECONDS", 0.5)
     ann_id, ann = await api.user(admin, "ann")
     token = ann["Authorization"].removeprefix("Bearer ")
     async with LoopbackServer(app) as base_url, EventStream(base_url, token) as stream:
@@ -136,16 +135,6 @@ async def test_a_busy_stream_keeps_the_agent_present(api, admin, app, settings, 
             await asyncio.sleep(0.1)
         assert seen_at(settings, ann_id) > opened
         assert sum(name == "message" for name, _ in stream.events) == 20
-
-
-async def listener_pid(settings) -> int | None:
-    """The hub's LISTEN connection (the worker's inbound relay LISTENs too, on its own channel)."""
-    with db(settings) as conn:
-        row = conn.execute(
-            "SELECT pid FROM pg_stat_activity WHERE query = %s AND datname = current_database()",
-            (f"LISTEN {CHANNEL}",),
-        ).fetchone()
-    return row[0] if row else None
 
 
 async def test_streams_resync_after_the_listener_reconnects(
