@@ -37,6 +37,7 @@ lint: $(DEV)
 
 bench: $(RUNTIME)
 	$(BIN)/python -m stack.bench
+	$(BIN)/python -m stack.bench_list
 
 migrate: $(RUNTIME)
 	$(BIN)/python -m stack.migrate

@@ -44,12 +44,27 @@ async def paginate(session: AsyncSession, query: Select[ModelT], page: Page) -> 
 
 
 async def paginate_rows(
-    session: AsyncSession, query: Select[*tuple[Any, ...]], page: Page
+    session: AsyncSession, query: Select[*tuple[Any, ...]], page: Page, *, count_up_to: int | None = None
 ) -> tuple[int, Sequence[Any]]:
-    """The total and this page of any query, as rows."""
-    count = await session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    """The total and this page of any query, as rows.
+
+    A page shorter than asked for is the end: the total follows without counting. With
+    `count_up_to`, counting stops past that many rows, and a larger total comes back as
+    count_up_to + 1 (a count(*) of every matching row costs a scan of them all)."""
     rows = (await session.execute(query.limit(page.limit).offset(page.offset))).all()
+    if len(rows) < page.limit and (rows or page.offset == 0):
+        total = page.offset + len(rows)
+        return (total if count_up_to is None else min(total, count_up_to + 1)), rows
+    count = await session.scalar(capped_count(query, count_up_to))
     return count or 0, rows
+
+
+def capped_count(query: Select[*tuple[Any, ...]], count_up_to: int | None) -> Select[int]:
+    """How many rows `query` has, counting at most count_up_to + 1 of them (None: all)."""
+    rows = query.order_by(None)
+    if count_up_to is not None:
+        rows = rows.limit(count_up_to + 1)
+    return select(func.count()).select_from(rows.subquery())
 
 
 async def ensure_unreferenced(

@@ -31,6 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
 from models.base import Base, enum_column
+from models.search import trigrams
 
 
 class InteractionStatus(StrEnum):
@@ -92,6 +93,14 @@ class Interaction(Base):
             postgresql_where=ACTIVE_PREDICATE,
         ),
         Index("ix_interactions_account_status", "account_id", "status"),
+        # The list's default order, and an agent's own list in that order
+        Index("ix_interactions_last_message_order", text("last_message_at DESC NULLS LAST"), text("id DESC")),
+        Index(
+            "ix_interactions_owner_last_message",
+            "owner_id",
+            text("last_message_at DESC NULLS LAST"),
+            text("id DESC"),
+        ),
         # The list's filters (api.interactions.service.filtered)
         Index("ix_interactions_queue_id", "queue_id"),
         Index("ix_interactions_disposition_id", "disposition_id"),
@@ -109,7 +118,7 @@ class Interaction(Base):
         default=InteractionStatus.open,
     )
     read: Mapped[bool] = mapped_column(default=False)
-    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"), index=True)
+    owner_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     queue_id: Mapped[int | None] = mapped_column(ForeignKey("queues.id", ondelete="SET NULL"))
     tags: Mapped[list[str]] = mapped_column(ARRAY(String(50)), default=list)
     disposition_id: Mapped[int | None] = mapped_column(ForeignKey("dispositions.id", ondelete="SET NULL"))
@@ -159,6 +168,13 @@ class Message(Base):
             "sender_id",
             "interaction_id",
             postgresql_where=text("sender_id IS NOT NULL"),
+        ),
+        # The advanced search's "an inbound message's text contains" (models.search)
+        Index(
+            "ix_messages_inbound_text_trigrams",
+            trigrams(text("text")),
+            postgresql_using="gin",
+            postgresql_where=text("direction = 'in'"),
         ),
         Index(
             "ix_messages_awaiting_relay",

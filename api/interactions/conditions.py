@@ -51,6 +51,7 @@ from models import (
     OfferStatus,
 )
 from models.interaction import ACTIVE
+from models.search import contains_ignoring_case
 
 # A field's test: (positive operator, the rule's typed value) → whether it holds.
 Positive = Callable[[Operator, Any], ColumnElement[bool]]
@@ -135,6 +136,9 @@ def _inbound() -> ColumnElement[bool]:
 
 
 def _any_inbound_text(operator: Operator, value: Any) -> ColumnElement[bool]:
+    # `contains` by the inbound texts' trigram index (Message.text is never NULL)
+    if operator is Operator.contains:
+        return exists().where(_inbound(), contains_ignoring_case(Message.text, value))
     return exists().where(_inbound(), _text_test(Message.text, operator, value))
 
 

@@ -17,7 +17,9 @@ from api.deps import CurrentUser, PageDep, ServicesDep, SessionDep
 from api.errors import not_found
 from api.interactions.conditions import search_fields
 from api.interactions.schemas import (
+    COUNT_LIMIT,
     InteractionFilters,
+    InteractionListOut,
     InteractionOut,
     MessageOut,
     SearchFieldsOut,
@@ -38,12 +40,17 @@ router = APIRouter(prefix="/api/whatsapp/interactions", tags=["interactions"])
 @router.get("")
 async def list_interactions(
     user: CurrentUser, session: SessionDep, page: PageDep, filters: Annotated[InteractionFilters, Query()]
-) -> ListOut[InteractionOut]:
+) -> InteractionListOut:
     """The interactions the caller may see (agents: those of their accounts), filtered, sorted
-    by `sort` and `order`, paged."""
+    by `sort` and `order`, paged. `count` is exact up to COUNT_LIMIT; past it, `count` is
+    COUNT_LIMIT and `count_exact` is false."""
     query = ordered(filtered(user, filters), filters)
-    count, rows = await paginate_rows(session, query, page)
-    return ListOut(count=count, rows=[interaction_out(*row) for row in rows])
+    count, rows = await paginate_rows(session, query, page, count_up_to=COUNT_LIMIT)
+    return InteractionListOut(
+        count=min(count, COUNT_LIMIT),
+        count_exact=count <= COUNT_LIMIT,
+        rows=[interaction_out(*row) for row in rows],
+    )
 
 
 @router.get("/search-fields")

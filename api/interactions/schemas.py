@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from api.crud import Out
+from api.crud import ListOut, Out
 from api.directory.schemas import Timezone
 from domain.conditions import ConditionField, Operator, ValueType
 from models import (
@@ -172,6 +172,20 @@ class InteractionOut(BaseModel):
     last_message: str
     closed_at: datetime | None
     workflow_id: str
+
+
+# Counting every match of a broad filter would scan them all: the list counts this many at most.
+COUNT_LIMIT = 1_000
+
+
+class InteractionListOut(ListOut[InteractionOut]):
+    count: int = Field(
+        description=f"how many interactions match, counted up to {COUNT_LIMIT:,}: past that, "
+        "`count` is that limit and `count_exact` is false"
+    )
+    count_exact: bool = Field(
+        description="false when more interactions match than `count` says (counting stopped at the limit)"
+    )
 
 
 class MessageOut(Out):
