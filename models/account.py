@@ -55,6 +55,7 @@ class Account(Base, Timestamps):
         CheckConstraint(f"wait_assigned_queue {TIMEOUT_RANGE}", name="wait_assigned_queue"),
         CheckConstraint(f"transfer_agent_timeout {TIMEOUT_RANGE}", name="transfer_agent_timeout"),
         CheckConstraint(f"transfer_queue_timeout {TIMEOUT_RANGE}", name="transfer_queue_timeout"),
+        CheckConstraint("service_level_seconds BETWEEN 1 AND 86400", name="service_level_seconds"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -87,6 +88,10 @@ class Account(Base, Timestamps):
 
     mandatory_disposition: Mapped[bool] = mapped_column(default=False)
     disposition_pause_id: Mapped[int | None] = mapped_column(ForeignKey("pauses.id", ondelete="RESTRICT"))
+
+    # An interaction accepted within this many seconds of its start meets the service level
+    # (api.supervisor.measures).
+    service_level_seconds: Mapped[int] = mapped_column(default=60, server_default=text("60"))
 
     recontact_template: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     assistant: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)

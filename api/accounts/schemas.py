@@ -21,6 +21,15 @@ from providers.config import BaseUrl, Secret, Text
 MASK = "***"
 
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9]{1,5}$")]
+ServiceLevel = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=86400,
+        description="an interaction accepted within this many seconds of its start meets the "
+        "service level (the supervisor's live view and reports)",
+    ),
+]
 Mustache = Annotated[str, StringConstraints(max_length=2000), AfterValidator(check_mustache)]
 
 
@@ -87,6 +96,7 @@ class AccountPatch(_Strict):
     transfer: Transfer | None = None
     mandatory_disposition: bool | None = None
     disposition_pause_id: int | None = None
+    service_level_seconds: ServiceLevel | None = None
     recontact_template: RecontactTemplate | None = None
     assistant: Assistant | None = None
     video: Video | None = None
@@ -101,6 +111,7 @@ class AccountIn(AccountPatch):
     credentials: dict[str, Any]
     wait_assigned_agent: Timeout = 10
     wait_assigned_queue: Timeout = 10
+    service_level_seconds: ServiceLevel = 60
 
 
 class NotificationOut(BaseModel):
@@ -143,6 +154,7 @@ class AccountOut(BaseModel):
     transfer: Transfer
     mandatory_disposition: bool
     disposition_pause_id: int | None
+    service_level_seconds: int
     recontact_template: RecontactTemplate | None
     assistant: AssistantOut
     video: VideoOut

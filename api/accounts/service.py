@@ -40,7 +40,7 @@ SectionT = TypeVar("SectionT", bound=BaseModel)
 
 SCALAR_FIELDS = (
     "name", "key", "list_id", "motion_domain", "phone", "description", "wait_assigned_agent",
-    "wait_assigned_queue", "mandatory_disposition", "disposition_pause_id",
+    "wait_assigned_queue", "mandatory_disposition", "disposition_pause_id", "service_level_seconds",
 )  # fmt: skip
 NULLABLE_FIELDS = frozenset({"disposition_pause_id"})
 
@@ -249,6 +249,7 @@ def account_out(account: Account, box: SecretBox, *, admin: bool) -> AccountOut:
         transfer=Transfer.model_validate(_transfer_of(account)),
         mandatory_disposition=account.mandatory_disposition,
         disposition_pause_id=account.disposition_pause_id,
+        service_level_seconds=account.service_level_seconds,
         recontact_template=RecontactTemplate.model_validate(account.recontact_template)
         if account.recontact_template
         else None,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,13 +25,14 @@ from api.deps import ServicesDep, SessionDep, StaffUser
 from api.errors import not_found
 from api.interactions.schemas import ExportIn
 from api.interactions.service import display_name, filtered, in_batches, visible
+from api.supervisor.measures import first_accept, handle_seconds, seconds, wait_seconds
+from domain.spreadsheet import neutralised
 from models import (
     Account,
     Contact,
     Direction,
     Disposition,
     Interaction,
-    InteractionEvent,
     Message,
     Offer,
     Queue,
@@ -69,9 +70,6 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("last_message", "the latest message's first 200 characters"),
 )
 HEADER = [name for name, _ in COLUMNS]
-
-# A cell a spreadsheet would run as a formula (or one a formula could be smuggled behind).
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 EXPORT_DESCRIPTION = f"""One CSV row per interaction (`text/csv; charset=utf-8`, with a byte order
 mark so spreadsheets read it as UTF-8; a header row first; streamed, in interaction id order).
@@ -166,9 +164,8 @@ def export_rows(ids: Select[int]) -> Select[*tuple[Any, ...]]:
         .lateral("traffic")
     )
     first_offered = select(func.min(Offer.offered_at)).where(Offer.interaction_id == Interaction.id)
-    accepted = select(func.min(InteractionEvent.at)).where(
-        InteractionEvent.interaction_id == Interaction.id, InteractionEvent.kind == "accepted"
-    )
+    acceptance = first_accept().lateral("acceptance")
+    accepted = acceptance.c.accepted_at
     return (
         select(
             Interaction.id,
@@ -188,9 +185,12 @@ def export_rows(ids: Select[int]) -> Select[*tuple[Any, ...]]:
             grandparent.level,
             Interaction.started_at,
             first_offered.scalar_subquery(),
-            accepted.scalar_subquery(),
+            accepted,
+            wait_seconds(Interaction.started_at, accepted),
             traffic.c.first_reply_at,
+            seconds(Interaction.started_at, traffic.c.first_reply_at),
             Interaction.closed_at,
+            handle_seconds(accepted, Interaction.closed_at),
             traffic.c.inbound,
             traffic.c.outbound,
             Interaction.last_message_at,
@@ -204,6 +204,7 @@ def export_rows(ids: Select[int]) -> Select[*tuple[Any, ...]]:
         .outerjoin(parent, parent.id == level.parent_id)
         .outerjoin(grandparent, grandparent.id == parent.parent_id)
         .outerjoin(traffic, true())
+        .outerjoin(acceptance, true())
         .where(Interaction.id.in_(ids))
         .order_by(Interaction.id)
     )
@@ -211,8 +212,8 @@ def export_rows(ids: Select[int]) -> Select[*tuple[Any, ...]]:
 
 def cells(row: Row[*tuple[Any, ...]], zone: tzinfo) -> list[object]:
     """One exported row's cells, in COLUMNS order."""
-    (id_, key, first, last, mobile, status, owner, queue, tags, *path, started, offered, accepted,
-     replied, closed, inbound, outbound, last_at, last_message) = row  # fmt: skip
+    (id_, key, first, last, mobile, status, owner, queue, tags, *path, started, offered, accepted, wait,
+     replied, response, closed, handle, inbound, outbound, last_at, last_message) = row  # fmt: skip
     levels = ["", "", ""]
     for name, depth in zip(path[0::2], path[1::2], strict=True):
         if name is not None and 1 <= depth <= 3:
@@ -220,8 +221,8 @@ def cells(row: Row[*tuple[Any, ...]], zone: tzinfo) -> list[object]:
     return [
         id_, key, f"{first} {last}".strip(), mobile, status.value, owner or "", queue or "", ", ".join(tags),
         *levels,
-        _at(started, zone), _at(offered, zone), _at(accepted, zone), _seconds(started, accepted),
-        _at(replied, zone), _seconds(started, replied), _at(closed, zone), _seconds(accepted, closed),
+        _at(started, zone), _at(offered, zone), _at(accepted, zone), _whole(wait),
+        _at(replied, zone), _whole(response), _at(closed, zone), _whole(handle),
         inbound, outbound, _at(last_at, zone), last_message,
     ]  # fmt: skip
 
@@ -230,10 +231,5 @@ def _at(moment: datetime | None, zone: tzinfo) -> str:
     return moment.astimezone(zone).isoformat(timespec="seconds") if moment else ""
 
 
-def _seconds(start: datetime | None, end: datetime | None) -> int | str:
-    return round((end - start).total_seconds()) if start and end else ""
-
-
-def neutralised(row: Iterable[object]) -> Sequence[object]:
-    """The cells, each text cell a spreadsheet would run as a formula prefixed with `'`."""
-    return [f"'{cell}" if isinstance(cell, str) and cell.startswith(FORMULA_STARTS) else cell for cell in row]
+def _whole(seconds: float | None) -> int | str:
+    return round(seconds) if seconds is not None else ""

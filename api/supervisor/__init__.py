@@ -1,0 +1,2 @@
+"""Supervisor: the measures of how interactions are answered (measures.py), shared by the
+interactions export, the live view and the reports."""
