@@ -17,7 +17,8 @@ from typing import Any
 
 import pytest
 
-from api.interactions.export import HEADER, neutralised
+from api.interactions.export import HEADER
+from domain.spreadsheet import neutralised
 from tests.helpers import db, scalar
 from tests.support.asgi import http_scope, receiver
 from tests.support.worked import REPLY, TAGS, worked
