@@ -26,6 +26,7 @@ from api.logs import install_log_redaction
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.pages import mount_pages
 from api.security import TokenSigner
+from api.supervisor import reports
 from api.webhooks import router as webhooks
 from models.db import create_engine, create_sessionmaker
 from models.secrets import SecretBox
@@ -97,6 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         delete.router,
         spy.router,
         audit.router,
+        reports.router,
     ):
         app.include_router(router)
     mount_pages(app)  # the agent desk at /desk/
