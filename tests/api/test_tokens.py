@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 
-from api.agents import router as agents
+from api import sse
 from tests.fakes.providers import LoopbackServer
 from tests.helpers import db, wait_for
 from tests.support.events import EventStream
@@ -104,7 +104,7 @@ async def test_a_new_role_revokes_the_users_tokens_and_other_changes_do_not(api,
 
 
 async def test_revocation_ends_open_streams(api, client, admin, app, monkeypatch):
-    monkeypatch.setattr(agents, "HEARTBEAT_SECONDS", 0.3)  # streams re-check at each heartbeat
+    monkeypatch.setattr(sse, "HEARTBEAT_SECONDS", 0.3)  # streams re-check at each heartbeat
     users = {name: await api.user(admin, name) for name in ("ann", "bob", "cat", "dan")}
     async with contextlib.AsyncExitStack() as stack:
         base_url = await stack.enter_async_context(LoopbackServer(app))
