@@ -109,11 +109,10 @@ def ordered(query: InteractionRows, filters: InteractionFilters) -> InteractionR
     # NULLS LAST only where there can be NULLs: the planner matches an ORDER BY to an index by its
     # spelling, and `started_at DESC NULLS LAST` would not walk the started_at index backwards.
     nullable = Interaction.__table__.c[filters.sort.value].nullable
-    if filters.order == "asc":
-        first = column.asc().nulls_last() if nullable else column.asc()
-        return query.order_by(first, Interaction.id.asc())
-    first = column.desc().nulls_last() if nullable else column.desc()
-    return query.order_by(first, Interaction.id.desc())
+    ascending = filters.order == "asc"
+    first = column.asc() if ascending else column.desc()
+    then = Interaction.id.asc() if ascending else Interaction.id.desc()
+    return query.order_by(first.nulls_last() if nullable else first, then)
 
 
 def owned_by(agent_id: int) -> ColumnElement[bool]:

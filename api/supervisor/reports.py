@@ -126,9 +126,7 @@ async def _rows(
         }
         by_group: dict[Any, list[tuple[Any, int]]] = {}
         for group, outcome, count in await session.execute(
-            offers.add_columns(offer_key)
-            .group_by(offer_key)
-            .with_only_columns(offer_key, Offer.status, func.count())
+            offers.with_only_columns(offer_key, Offer.status, func.count()).group_by(offer_key)
         ):
             by_group.setdefault(group, []).append((outcome, count))
         outcomes = {group: _outcomes(counted) for group, counted in by_group.items()}
