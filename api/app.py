@@ -26,7 +26,8 @@ from api.logs import install_log_redaction
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.pages import mount_pages
 from api.security import TokenSigner
-from api.supervisor import reports
+from api.supervisor import live, reports
+from api.supervisor.live import LiveFeed
 from api.webhooks import router as webhooks
 from models.db import create_engine, create_sessionmaker
 from models.secrets import SecretBox
@@ -48,19 +49,23 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         events = AgentEventHub(settings.libpq_url)
         await events.start()
         http = httpx.AsyncClient(timeout=settings.http_timeout_seconds)
+        sessionmaker = create_sessionmaker(engine)
+        feed = LiveFeed(sessionmaker, events)
         app.state.services = Services(
             settings=settings,
             engine=engine,
-            sessionmaker=create_sessionmaker(engine),
+            sessionmaker=sessionmaker,
             temporal=temporal,
             secrets=SecretBox(key),
             tokens=TokenSigner(key, timedelta(minutes=settings.access_token_minutes)),
             events=events,
+            live=feed,
             http=http,
         )
         try:
             yield
         finally:
+            await feed.stop()
             await http.aclose()
             await events.stop()
             await engine.dispose()
@@ -99,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         spy.router,
         audit.router,
         reports.router,
+        live.router,
     ):
         app.include_router(router)
     mount_pages(app)  # the agent desk at /desk/

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import httpx
 from fastapi import Depends, Query, Request
@@ -19,6 +19,9 @@ from models import Role, User
 from models.secrets import SecretBox
 from settings import Settings
 
+if TYPE_CHECKING:
+    from api.supervisor.live import LiveFeed
+
 
 @dataclass
 class Services:
@@ -31,6 +34,7 @@ class Services:
     secrets: SecretBox
     tokens: TokenSigner
     events: AgentEventHub
+    live: LiveFeed  # the supervisors' live view, read once for all their streams
     http: httpx.AsyncClient  # calls to Vidaoo and the assistant's model
 
 
@@ -91,7 +95,8 @@ def require_roles(*roles: Role) -> Callable[[User], Coroutine[Any, Any, User]]:
 
 
 AdminUser = Annotated[User, Depends(require_roles(Role.admin))]
-StaffUser = Annotated[User, Depends(require_roles(Role.admin, Role.supervisor))]
+STAFF = (Role.admin, Role.supervisor)  # who supervises: all interactions, the live view, reports
+StaffUser = Annotated[User, Depends(require_roles(*STAFF))]
 
 
 @dataclass

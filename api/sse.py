@@ -21,10 +21,10 @@ from typing import Annotated, Any
 from fastapi import Depends, Query
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
-from api.deps import ServicesDep, SessionDep, bearer, user_for_token
-from api.errors import AppError
+from api.deps import STAFF, Services, ServicesDep, SessionDep, bearer, user_for_token
+from api.errors import AppError, forbidden
 from models import User
 from models.user import StreamTicket
 
@@ -72,6 +72,23 @@ async def relay(
             yield chunk
         if item["event"] in last:
             return
+
+
+def staff_stream(services: Services, user: User, what: str) -> Callable[[], Awaitable[bool]]:
+    """For a stream only admins and supervisors may open (refused otherwise, naming `what`): its
+    `alive`, true while the user keeps its sessions and a staff role."""
+    if user.role not in STAFF:
+        raise forbidden(f"{what} needs the role admin or supervisor")
+    user_id, version = user.id, user.token_version
+
+    async def alive() -> bool:
+        async with services.sessionmaker() as session:
+            still = await session.scalar(
+                select(User.id).where(User.id == user_id, User.token_version == version, User.role.in_(STAFF))
+            )
+            return still is not None
+
+    return alive
 
 
 def response(chunks: AsyncIterator[str]) -> StreamingResponse:

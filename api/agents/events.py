@@ -49,6 +49,7 @@ class AgentEventHub:
         self._dsn = dsn
         self._streams: dict[Topic, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
+        self._watchers: set[asyncio.Event] = set()
         self.listening = asyncio.Event()
 
     async def start(self) -> None:
@@ -70,7 +71,19 @@ class AgentEventHub:
         if not self._streams[topic]:
             del self._streams[topic]
 
+    def watch(self) -> asyncio.Event:
+        """An event set by every notification, whoever it is for, and by a reconnect: something
+        changed (the live view reads again)."""
+        changed = asyncio.Event()
+        self._watchers.add(changed)
+        return changed
+
+    def unwatch(self, changed: asyncio.Event) -> None:
+        self._watchers.discard(changed)
+
     def deliver(self, payload: str) -> None:
+        for changed in self._watchers:
+            changed.set()
         try:
             message = json.loads(payload)
             topic = (
@@ -83,17 +96,19 @@ class AgentEventHub:
             return
         item = {"event": message.get("event", "message"), "data": message.get("data", {})}
         for queue in self._streams.get(topic, ()):
-            _put(queue, item)
+            put_dropping_oldest(queue, item)
 
     def ensure_listening(self) -> None:
         if not self.listening.is_set():
             raise NotListening
 
     def _resync_all(self) -> None:
+        for changed in self._watchers:
+            changed.set()
         item = {"event": RESYNC, "data": {"reason": "events may have been missed"}}
         for queues in self._streams.values():
             for queue in queues:
-                _put(queue, item)
+                put_dropping_oldest(queue, item)
 
     async def _listen(self) -> None:
         listened_before = False
@@ -115,7 +130,7 @@ class AgentEventHub:
                 await asyncio.sleep(RECONNECT_SECONDS)
 
 
-def _put(queue: asyncio.Queue[dict[str, Any]], item: dict[str, Any]) -> None:
+def put_dropping_oldest(queue: asyncio.Queue[dict[str, Any]], item: dict[str, Any]) -> None:
     if queue.full():  # a stalled client: drop its oldest event rather than block everyone
         queue.get_nowait()
     queue.put_nowait(item)

@@ -14,19 +14,15 @@ from collections.abc import AsyncIterator
 
 from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
-from sqlalchemy import select
 
 from api import sse
 from api.agents.events import interaction_topic
 from api.deps import ServicesDep, SessionDep
-from api.errors import forbidden
 from api.interactions.service import visible_interaction
 from api.sse import StreamUser
-from models import Role, User
 
 router = APIRouter(prefix="/api/whatsapp/interactions", tags=["supervisor"])
 
-STAFF = (Role.admin, Role.supervisor)
 DELETED = "deleted"
 
 EVENTS = (
@@ -57,18 +53,9 @@ async def spy(
     token, or a single-use ticket from `POST /api/agents/me/events/ticket`). The stream ends when
     the interaction is deleted or the user's sessions are revoked (new password or role)."""
     await visible_interaction(session, interaction_id, user)
-    if user.role not in STAFF:
-        raise forbidden("spying on an interaction needs the role admin or supervisor")
+    alive = sse.staff_stream(services, user, "spying on an interaction")
     topic = interaction_topic(interaction_id)
     queue = services.events.subscribe(topic)
-    user_id, version = user.id, user.token_version
-
-    async def alive() -> bool:
-        async with services.sessionmaker() as check:
-            still = await check.scalar(
-                select(User.id).where(User.id == user_id, User.token_version == version, User.role.in_(STAFF))
-            )
-            return still is not None
 
     async def stream() -> AsyncIterator[str]:
         try:

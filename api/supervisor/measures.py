@@ -23,6 +23,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel, Field
 from sqlalchemy import (
     ColumnElement,
     Float,
@@ -94,6 +95,21 @@ def interaction_facts(*where: ColumnElement[bool]) -> Subquery:
         .where(*where)
         .subquery("facts")
     )
+
+
+class ServiceLevelOut(BaseModel):
+    """How a set of interactions was answered: the definitions above, as the API shows them."""
+
+    started: int = Field(description="interactions started")
+    accepted: int = Field(description="of those, accepted by an agent")
+    within_sla: int = Field(description="accepted within the account's service_level_seconds")
+    sla_percent: float | None = Field(
+        description="100 * within_sla / the interactions whose outcome is known (not those still "
+        "waiting inside the threshold); null when none is"
+    )
+    abandoned: int = Field(description="closed without ever being accepted")
+    asa_seconds: float | None = Field(description="average speed of answer: mean of accepted - started")
+    aht_seconds: float | None = Field(description="average handle time: mean of closed - accepted")
 
 
 def service_level(facts: Subquery) -> list[Label[Any]]:

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import SessionDep, StaffUser
 from api.errors import invalid
 from api.interactions.service import display_name
-from api.supervisor.measures import OUTCOMES, interaction_facts, service_level
+from api.supervisor.measures import OUTCOMES, ServiceLevelOut, interaction_facts, service_level
 from domain.spreadsheet import neutralised
 from models import Account, Interaction, Offer, Queue, User
 
@@ -39,21 +39,11 @@ class GroupBy(StrEnum):
     day = "day"  # the UTC day it started
 
 
-class SummaryRow(BaseModel):
+class SummaryRow(ServiceLevelOut):
     group: str = Field(description="the agent's, queue's or account's id, or the day (YYYY-MM-DD, UTC)")
     name: str = Field(
         description=f"the agent's name, the queue's name, the account's key or the day; {NONE!r}"
     )
-    started: int = Field(description="interactions started in the period")
-    accepted: int = Field(description="of those, accepted by an agent")
-    within_sla: int = Field(description="accepted within the account's service_level_seconds")
-    sla_percent: float | None = Field(
-        description="100 * within_sla / the interactions whose outcome is known (not those still "
-        "waiting inside the threshold); null when none is"
-    )
-    abandoned: int = Field(description="closed without ever being accepted")
-    asa_seconds: float | None = Field(description="average speed of answer: mean of accepted - started")
-    aht_seconds: float | None = Field(description="average handle time: mean of closed - accepted")
     offers: dict[str, int] = Field(description="offers made in the period, by outcome (pending too)")
 
 
@@ -65,9 +55,7 @@ class SummaryOut(BaseModel):
     total: SummaryRow = Field(description="the whole period, every group together")
 
 
-COLUMNS = [name for name in SummaryRow.model_fields if name != "offers"] + [
-    f"offers_{outcome.value}" for outcome in OUTCOMES
-]
+COLUMNS = ["group", "name", *ServiceLevelOut.model_fields, *(f"offers_{o.value}" for o in OUTCOMES)]
 
 SUMMARY_DESCRIPTION = f"""The measures of `GET /api/supervisor/live`'s service level over `from`
 (inclusive) to `to` (exclusive), both with a time zone, one row per group in id (or day) order,

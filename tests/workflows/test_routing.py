@@ -266,7 +266,7 @@ async def _second_interaction(client, admin, first_id):
 
 
 async def test_an_agent_coming_online_gets_the_heaviest_then_longest_waiting(
-    api, client, admin, fakes, worker, temporal_env, settings
+    api, client, admin, fakes, worker, temporal_env
 ):
     floor = await make_floor(api, client, admin, fakes, names=("ann",))
     ann = floor.agents["ann"]
@@ -286,11 +286,24 @@ async def test_an_agent_coming_online_gets_the_heaviest_then_longest_waiting(
     await inbound(client, floor, "SM2", "I am vip", mobile="393330000002")
     second = await the_interaction(client, admin, mobile="393330000002")
 
-    async def both_waiting():
-        with db(settings) as conn:
-            return conn.execute("SELECT count(*) FROM queue_waits").fetchone() == (2,)
+    async def both_looked_for_agents():  # a wait row exists a moment before the first look
+        for interaction in (first, second):
+            history = await temporal_env.client.get_workflow_handle(
+                interaction["workflow_id"]
+            ).fetch_history()
+            scheduled = {
+                event.event_id
+                for event in history.events
+                if event.activity_task_scheduled_event_attributes.activity_type.name == "find_agents"
+            }
+            if not any(
+                event.activity_task_completed_event_attributes.scheduled_event_id in scheduled
+                for event in history.events
+            ):
+                return False
+        return True
 
-    await wait_for(both_waiting)
+    await wait_for(both_looked_for_agents)
     await go_online(client, ann)  # no clock is advanced: the wake-up is immediate
     await offered(temporal_env, second, {ann.id})
     await offered(temporal_env, first, set())
