@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     api_workers: int = Field(default=1, ge=1, le=64)  # uvicorn processes of the embedded stack
     temporal_port: int = 7233
     temporal_ui_port: int = 8233
+    # The worker serves its Prometheus metrics (domain.metrics) on this port, all interfaces; off when unset.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
 
     media_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1)
     # Hosts inbound media may also come from, for every provider (`host` or `host:port`, comma

@@ -10,9 +10,11 @@ import signal
 from datetime import timedelta
 
 import httpx
+import prometheus_client
 from temporalio.worker import Worker
 
 from activities import build_activities
+from domain import metrics
 from models.db import create_engine, create_sessionmaker
 from relay.inbound import InboundRelay
 from settings import Settings
@@ -39,6 +41,9 @@ async def run(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     sessions = create_sessionmaker(engine)
     relay = InboundRelay(settings, sessions, client)
+    if settings.worker_metrics_port is not None:
+        prometheus_client.start_http_server(settings.worker_metrics_port, registry=metrics.REGISTRY)
+        log.info("worker metrics on port %s", settings.worker_metrics_port)
     try:
         async with (
             Worker(

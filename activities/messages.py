@@ -26,8 +26,10 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from activities.common import ProviderAccess, activity_key, load_provider_account, retryable, timeline
+from domain import metrics
 from domain.delivery import failure_text, notify_status, record_provider_id
 from models import (
+    Account,
     Contact,
     DeliveryStatus,
     Direction,
@@ -102,6 +104,7 @@ class MessageActivities:
                 template=Template(**template) if template else None,
             )
             message.attempts += 1  # committed before the call: a retry after a lost answer shows
+        provider = account.type.value
         try:
             async with asyncio.timeout(SEND_DEADLINE.total_seconds()):
                 result = await PROVIDERS[account.type].send(
@@ -113,13 +116,19 @@ class MessageActivities:
                 "the outcome is unknown (it may have been sent)"
             )
             await self._note_retry(request.message_id, reason)
+            metrics.SENDS.labels(provider, "unknown").inc()
             raise ApplicationError(reason, type=SEND_OUTCOME_UNKNOWN) from timeout
         except SendError as error:
             if error.retryable:
                 await self._note_retry(request.message_id, error.text)
+                metrics.SENDS.labels(provider, "retried").inc()
                 raise retryable(error) from error
-            return await self._record(request.message_id, None, error)
-        return await self._record(request.message_id, result.provider_message_id, None)
+            outcome = await self._record(request.message_id, None, error)
+            metrics.SENDS.labels(provider, "failed").inc()
+            return outcome
+        outcome = await self._record(request.message_id, result.provider_message_id, None)
+        metrics.SENDS.labels(provider, "sent").inc()
+        return outcome
 
     @activity.defn
     async def record_send_failure(self, request: SendFailure) -> None:
@@ -136,7 +145,15 @@ class MessageActivities:
                 )
                 .returning(Message.id)
             )
-            await notify_status(session, failed.all())
+            ids = failed.all()
+            await notify_status(session, ids)
+            if ids:
+                provider = await session.scalar(
+                    select(Account.type)
+                    .join(Message, Message.account_id == Account.id)
+                    .where(Message.id == ids[0])
+                )
+                metrics.on_commit(session, lambda: metrics.SENDS.labels(str(provider), "gave_up").inc())
 
     @activity.defn
     async def queue_message(self, request: QueueMessage) -> int:

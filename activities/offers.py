@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio import activity
 
 from activities.common import timeline
+from domain import metrics
 from domain.templating import render
 from domain.templating import variables as template_variables
 from models import (
@@ -34,7 +35,7 @@ from models import (
 )
 from models.events import notify_agents
 from models.interaction import open_count
-from models.routing import stop_waiting
+from models.routing import first_accepted, stop_waiting
 
 
 @dataclass
@@ -200,6 +201,7 @@ class OfferActivities:
                     return Assignment(False, f"you hold {agent.whatsapp_capacity} interactions already")
             offer.status, offer.resolved_at = OfferStatus.accepted, now
             await session.flush()  # accepted before the others are rescinded below
+            await _count_accept(session, request.interaction_id, now)
             others = Offer.interaction_id == request.interaction_id
             await end_pending_offers(session, others, OfferStatus.rescinded, "taken")
             changes: dict[str, Any] = {"owner_id": request.agent_id, "status": InteractionStatus.open}
@@ -225,6 +227,25 @@ class OfferActivities:
             return Assignment(True)
 
 
+async def _count_accept(session: AsyncSession, interaction_id: int, now: datetime) -> None:
+    """Count the accept, and the contact's wait if this is the interaction's first."""
+    started, accepted_before = (
+        await session.execute(
+            select(Interaction.started_at, first_accepted(interaction_id).scalar_subquery()).where(
+                Interaction.id == interaction_id
+            )
+        )
+    ).one()
+    wait = (now - started).total_seconds()
+
+    def count() -> None:
+        metrics.OFFERS.labels(OfferStatus.accepted.value).inc()
+        if accepted_before is None:
+            metrics.WAIT.observe(wait)
+
+    metrics.on_commit(session, count)
+
+
 async def end_pending_offers(
     session: AsyncSession, which: ColumnElement[bool], status: OfferStatus, reason: str
 ) -> None:
@@ -241,6 +262,8 @@ async def end_pending_offers(
     for agent_id, interaction_id, offer_id in ended:
         data = {"interaction_id": interaction_id, "offer_id": offer_id, "reason": reason}
         await notify_agents(session, [agent_id], "offer_rescinded", data)
+    if ended:
+        metrics.on_commit(session, lambda: metrics.OFFERS.labels(status.value).inc(len(ended)))
 
 
 def eligible_agents(request: FindAgents) -> Select[int]:

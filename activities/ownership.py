@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from activities.common import timeline
 from activities.offers import end_pending_offers
+from domain import metrics
 from domain.dispatch import wake_waiting
 from models import (
     Account,
@@ -28,7 +29,7 @@ from models import (
     UserStatus,
 )
 from models.events import notify_agents, notify_relay
-from models.routing import PRESENCE_WINDOW, stop_waiting
+from models.routing import PRESENCE_WINDOW, first_accepted, stop_waiting
 
 
 @dataclass
@@ -173,7 +174,11 @@ class OwnershipActivities:
 
 async def _close(session: AsyncSession, interaction: Interaction, request: CloseInteraction) -> None:
     interaction.status = InteractionStatus.closed
-    interaction.closed_at = datetime.now(UTC)
+    interaction.closed_at = closed_at = datetime.now(UTC)
+    accepted = await session.scalar(first_accepted(interaction.id))
+    if accepted is not None:
+        handled = (closed_at - accepted).total_seconds()
+        metrics.on_commit(session, lambda: metrics.HANDLE.observe(handled))
     if request.disposition_id is not None:
         interaction.disposition_id = request.disposition_id
     elif interaction.owner_id is not None:

@@ -1,4 +1,6 @@
-"""Prometheus metrics for the API process: requests by route template, status and latency.
+"""Prometheus metrics for the API process: requests by route template, status and latency, and
+the contact center's (domain.metrics), with the interactions waiting per queue read from the
+database at each scrape.
 
 Every label value comes from a bounded set, whatever a client sends: the method is one of
 KNOWN_METHODS or "other", the route is the matched route's template (`/api/users/{user_id}`,
@@ -7,11 +9,22 @@ never the raw path) or "unmatched", and the status is the one the app answered.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from fastapi import Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from domain import metrics as domain_metrics
+from models import Queue, QueueWait
+
+log = logging.getLogger(__name__)
+
+AGENT_WAITS = "(agent)"  # the queue label of interactions waiting for one named agent
 
 KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
@@ -42,8 +55,27 @@ class ApiMetrics:
             registry=self.registry,
         )
 
-    def render(self) -> Response:
-        return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
+    async def render(self, sessions: async_sessionmaker[AsyncSession]) -> Response:
+        """Every metric; the waiting gauge only while the database answers (the rest is the
+        process's own and is served whatever the database does)."""
+        domain_metrics.WAITING.clear()  # a queue nobody waits in any more, or renamed, is gone
+        try:
+            async with sessions() as session:
+                waiting = (
+                    await session.execute(
+                        select(func.coalesce(Queue.name, AGENT_WAITS), func.count())
+                        .select_from(QueueWait)
+                        .outerjoin(Queue, Queue.id == QueueWait.queue_id)
+                        .group_by(Queue.name)
+                    )
+                ).all()
+        except (SQLAlchemyError, OSError) as error:
+            log.warning("metrics: waiting interactions not read (%s)", type(error).__name__)
+            waiting = []
+        for queue, count in waiting:
+            domain_metrics.WAITING.labels(queue).set(count)
+        body = generate_latest(self.registry) + generate_latest(domain_metrics.REGISTRY)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 class MetricsMiddleware:

@@ -51,6 +51,6 @@ async def readyz(services: ServicesDep) -> JSONResponse:
 
 
 @router.get("/metrics", response_class=Response)
-async def metrics(request: Request) -> Response:
-    rendered: Response = request.app.state.metrics.render()
+async def metrics(request: Request, services: ServicesDep) -> Response:
+    rendered: Response = await request.app.state.metrics.render(services.sessionmaker)
     return rendered

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlalchemy import (
     CheckConstraint,
+    ColumnElement,
     DateTime,
     ForeignKey,
     Index,
@@ -33,7 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import InstrumentedAttribute, Mapped, mapped_column
 
 from models.account import Account, AccountAgent
 from models.base import Base, enum_column
@@ -131,6 +132,18 @@ class InteractionEvent(Base):
     data: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
     # Written by an activity: its run and activity id, so a retried attempt adds no second event.
     activity_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+
+
+ACCEPTED = "accepted"  # the timeline event an accept writes (activities.offers.assign)
+
+
+def first_accepted(interaction: ColumnElement[int] | InstrumentedAttribute[int] | int) -> Select[datetime]:
+    """When an agent first accepted the interaction, as `accepted_at` (an accept after a transfer
+    does not move it). Given a column (`Interaction.id`) it is correlated: a caller makes it a
+    scalar subquery or a lateral join."""
+    return select(func.min(InteractionEvent.at).label("accepted_at")).where(
+        InteractionEvent.interaction_id == interaction, InteractionEvent.kind == ACCEPTED
+    )
 
 
 async def stop_waiting(session: AsyncSession, interaction_id: int) -> None:

@@ -320,9 +320,20 @@ def test_worker_scales() -> None:
     assert "30s" in str(worker["stop_grace_period"])
 
 
+OWN_SETTINGS = {"worker": {"SHARELINE_WORKER_METRICS_PORT"}}  # what one service sets for itself
+
+
 def test_shareline_services_share_one_environment() -> None:
-    envs = [environment(services()[name]) for name in SHARELINE_SERVICES]
+    envs = [
+        {
+            key: value
+            for key, value in environment(services()[name]).items()
+            if key not in OWN_SETTINGS.get(name, ())
+        }
+        for name in SHARELINE_SERVICES
+    ]
     assert envs[0] and all(env == envs[0] for env in envs)
+    assert environment(services()["worker"])["SHARELINE_WORKER_METRICS_PORT"] == "9464"
 
 
 @pytest.mark.parametrize("variable", REQUIRED_VARIABLES)

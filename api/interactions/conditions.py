@@ -47,10 +47,9 @@ from models import (
     Interaction,
     InteractionStatus,
     Message,
-    Offer,
-    OfferStatus,
 )
 from models.interaction import ACTIVE
+from models.routing import first_accepted
 from models.search import contains_ignoring_case
 
 # A field's test: (positive operator, the rule's typed value) → whether it holds.
@@ -155,12 +154,7 @@ def _count(direction: Direction) -> Callable[[], ColumnElement[Any]]:
 
 
 def _wait_seconds() -> ColumnElement[Any]:
-    first_accept = (
-        select(func.min(Offer.resolved_at))
-        .where(Offer.interaction_id == Interaction.id, Offer.status == OfferStatus.accepted)
-        .scalar_subquery()
-    )
-    until = func.coalesce(first_accept, Interaction.closed_at, func.now())
+    until = func.coalesce(first_accepted(Interaction.id).scalar_subquery(), Interaction.closed_at, func.now())
     return func.extract("epoch", until - Interaction.started_at)
 
 

@@ -25,7 +25,7 @@ from api.deps import ServicesDep, SessionDep, StaffUser
 from api.errors import not_found
 from api.interactions.schemas import ExportIn
 from api.interactions.service import display_name, filtered, in_batches, visible
-from api.supervisor.measures import first_accept, handle_seconds, seconds, wait_seconds
+from api.supervisor.measures import handle_seconds, seconds, wait_seconds
 from domain.spreadsheet import neutralised
 from models import (
     Account,
@@ -38,6 +38,7 @@ from models import (
     Queue,
     User,
 )
+from models.routing import first_accepted
 
 router = APIRouter(prefix="/api/whatsapp/interactions", tags=["interactions"])
 
@@ -164,7 +165,7 @@ def export_rows(ids: Select[int]) -> Select[*tuple[Any, ...]]:
         .lateral("traffic")
     )
     first_offered = select(func.min(Offer.offered_at)).where(Offer.interaction_id == Interaction.id)
-    acceptance = first_accept().lateral("acceptance")
+    acceptance = first_accepted(Interaction.id).lateral("acceptance")
     accepted = acceptance.c.accepted_at
     return (
         select(

@@ -2,7 +2,8 @@
 view's service level and the reports all read them from here.
 
 - **accepted_at**: the interaction's first `accepted` timeline event (an accept after a transfer
-  does not move it).
+  does not move it): models.routing.first_accepted, which the search's wait time and the
+  Prometheus wait and handle histograms (domain.metrics) read too.
 - **wait** (speed of answer): accepted_at - started_at, in seconds; **ASA** is its average over
   the interactions accepted.
 - **handle**: closed_at - accepted_at, in seconds; **AHT** is its average over the interactions
@@ -29,7 +30,6 @@ from sqlalchemy import (
     Float,
     Label,
     ScalarSelect,
-    Select,
     SQLColumnExpression,
     Subquery,
     and_,
@@ -38,9 +38,8 @@ from sqlalchemy import (
     select,
 )
 
-from models import Account, Interaction, InteractionEvent, InteractionStatus, OfferStatus
-
-ACCEPTED = "accepted"  # the timeline event an accept writes (activities.offers.assign)
+from models import Account, Interaction, InteractionStatus, OfferStatus
+from models.routing import first_accepted
 
 MISSED = OfferStatus.expired
 OUTCOMES = tuple(OfferStatus)  # offers are counted by each of these statuses
@@ -48,16 +47,9 @@ OUTCOMES = tuple(OfferStatus)  # offers are counted by each of these statuses
 Moment = SQLColumnExpression[Any]  # a timestamp column or expression
 
 
-def first_accept() -> Select[datetime]:
-    """When an agent first accepted the interaction, as `accepted_at` (correlated to
-    `Interaction`: a caller makes it a scalar subquery or a lateral join)."""
-    return select(func.min(InteractionEvent.at).label("accepted_at")).where(
-        InteractionEvent.interaction_id == Interaction.id, InteractionEvent.kind == ACCEPTED
-    )
-
-
 def accepted_at() -> ScalarSelect[datetime]:
-    return first_accept().scalar_subquery()
+    """When an agent first accepted the interaction (correlated to `Interaction`)."""
+    return first_accepted(Interaction.id).scalar_subquery()
 
 
 def seconds(start: Moment, end: Moment) -> ColumnElement[float]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.deps import ServicesDep
 from api.errors import AppError, forbidden
 from api.webhooks.service import apply_statuses, record_nonce, record_rejected, store_inbound
+from domain import metrics
 from models import Account
 from models.events import notify_relay
 from providers import PROVIDERS
@@ -106,6 +108,7 @@ def _verified(
 
 @router.post("/{account_id}/notify")
 async def receive(account_id: int, request: Request, services: ServicesDep, token: Token = "") -> Response:
+    arrived = time.perf_counter()
     limit = services.settings.webhook_max_bytes
     declared = request.headers.get("content-length", "")
     if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
@@ -122,6 +125,7 @@ async def receive(account_id: int, request: Request, services: ServicesDep, toke
         stored = [await store_inbound(session, account, message) for message in parsed.messages]
         if any(stored):
             await notify_relay(session)
+    metrics.WEBHOOKS.labels(account.type.value).observe(time.perf_counter() - arrived)
 
     acknowledgement = PROVIDERS[account.type].acknowledgement
     if acknowledgement is not None:

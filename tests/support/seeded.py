@@ -108,10 +108,16 @@ async def seed(api, client, admin, fakes, settings) -> Seeded:
             )
 
         def accepted(interaction_id: int, agent_id: int, at: datetime) -> None:
+            """What an accept writes: the offer accepted and the `accepted` timeline event."""
             conn.execute(
                 "INSERT INTO offers (interaction_id, agent_id, kind, status, offered_at, expires_at, resolved_at)"
                 " VALUES (%s, %s, 'queue', 'accepted', %s, %s, %s)",
                 (interaction_id, agent_id, at, at + timedelta(minutes=1), at),
+            )
+            conn.execute(
+                "INSERT INTO interaction_events (interaction_id, at, kind, actor_id, data)"
+                " VALUES (%s, %s, 'accepted', %s, '{}')",
+                (interaction_id, at, agent_id),
             )
 
         ada = contact(seeded.lists["A"], "Ada", "Lovelace", "393331111111", "ada@example.com")

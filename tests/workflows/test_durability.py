@@ -32,9 +32,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @contextmanager
-def worker_process(settings) -> Iterator[subprocess.Popen[bytes]]:
+def worker_process(settings, metrics_port: int | None = None) -> Iterator[subprocess.Popen[bytes]]:
     """`python worker.py` as operators run it, configured through the environment."""
+    served = {"SHARELINE_WORKER_METRICS_PORT": str(metrics_port)} if metrics_port else {}
     env = {
+        **served,
         **os.environ,
         "SHARELINE_DATABASE_URL": settings.sqlalchemy_url,
         "SHARELINE_TEMPORAL_ADDRESS": settings.temporal_address,
@@ -103,9 +105,13 @@ async def test_killing_the_worker_mid_wait_loses_nothing(fakes, settings, dev_se
             await offered_now(temporal, interaction, {ann.id})
             first.send_signal(signal.SIGKILL)  # no graceful shutdown: the process is gone mid-wait
             first.wait(10)
-        with worker_process(settings):  # the 4 s timer fires while or after this one starts
+        port = free_port()
+        with worker_process(settings, port):  # the 4 s timer fires while or after this one starts
             await offered_now(temporal, interaction, {ann.id, bob.id})
             assert (await accept(client, interaction, bob)).status_code == 200
+            async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as scrape:
+                counted = (await scrape.get("/metrics")).text  # this worker's: the accept was its
+            assert 'shareline_offers_total{outcome="accepted"} 1.0' in counted
         shown = (await client.get(f"/api/whatsapp/interactions/{interaction['id']}", headers=admin)).json()
         assert (shown["owner_id"], shown["status"]) == (bob.id, "open")
 
