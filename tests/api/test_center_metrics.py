@@ -9,8 +9,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.helpers import wait_for
 from tests.support.floor import accept, first_message_to_queue, go_online, make_floor, offered
 
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
-async def samples(client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+
+async def samples(client) -> Samples:
     text = (await client.get("/metrics")).text
     return {
         (sample.name, tuple(sorted(sample.labels.items()))): sample.value
@@ -19,7 +21,7 @@ async def samples(client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float
     }
 
 
-def value(seen: dict, name: str, **labels: str) -> float:
+def value(seen: Samples, name: str, **labels: str) -> float:
     return seen.get((name, tuple(sorted(labels.items()))), 0.0)
 
 
@@ -32,7 +34,7 @@ async def test_one_interaction_moves_each_metric_by_what_happened(
     before = await samples(client)
     interaction = await first_message_to_queue(client, admin, floor, queue_seconds=600)
 
-    async def waiting() -> dict:
+    async def waiting() -> Samples:
         seen = await samples(client)
         return seen if value(seen, "shareline_interactions_waiting", queue=queue) == 1 else {}
 
@@ -49,7 +51,7 @@ async def test_one_interaction_moves_each_metric_by_what_happened(
 
     async def sent() -> bool:
         messages = (await client.get(f"{path}/messages", headers=admin)).json()["rows"]
-        return messages[-1]["status"] == "sent"
+        return bool(messages[-1]["status"] == "sent")
 
     await wait_for(sent)
     assert (await client.post(f"{path}/close", json={}, headers=ann.headers)).status_code == 200
