@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +23,7 @@ from api.errors import install_error_handlers
 from api.interactions import delete, export, replies, routing, searches, spy, transcript, uploads
 from api.interactions import router as interactions
 from api.interactions import tools as interaction_tools
+from api.interactions.delete import finish_earlier_deletes
 from api.logs import install_log_redaction
 from api.metrics import ApiMetrics, MetricsMiddleware
 from api.pages import mount_pages
@@ -62,9 +64,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             live=feed,
             http=http,
         )
+        sweep = asyncio.create_task(finish_earlier_deletes(sessionmaker, settings.media_dir))
         try:
             yield
         finally:
+            sweep.cancel()
             await feed.stop()
             await http.aclose()
             await events.stop()

@@ -12,7 +12,8 @@ A delete runs in three steps, and never holds a transaction while it waits on Te
    every stored media file in `file_removals`, write one `audit_records` row per interaction, and
    delete the interactions (messages, events, offers and queue waits go by ON DELETE CASCADE).
    After the commit the files are removed (`sweep_file_removals`, which also retries what an
-   earlier delete left: a process that died between commit and unlink), and each former owner's
+   earlier delete left: a process that died between commit and unlink; every API process also
+   sweeps when it starts, so what a crash left goes with the restart), and each former owner's
    freed capacity wakes the interactions waiting for it (`domain.dispatch.wake_waiting`).
 
 An inbound message stored before the commit belongs to the deleted interaction and goes with it;
@@ -30,6 +31,7 @@ from typing import Any
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 from sqlalchemy import delete, func, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
@@ -202,10 +204,21 @@ async def _delete_rows(session: AsyncSession, actor: User, ids: list[int]) -> tu
     return present, owners
 
 
+async def finish_earlier_deletes(sessions: async_sessionmaker[AsyncSession], media_root: Path) -> None:
+    """At an API process's start: the files of deletes whose process died after the commit."""
+    try:
+        removed = await sweep_file_removals(sessions, media_root)
+    except (SQLAlchemyError, OSError) as error:  # the database not up yet: the next delete sweeps
+        log.warning("files of earlier deletes not swept at start (%s)", type(error).__name__)
+    else:
+        if removed:
+            log.info("removed %d files of earlier deletes", removed)
+
+
 async def sweep_file_removals(sessions: async_sessionmaker[AsyncSession], media_root: Path) -> int:
     """Remove the files committed deletes recorded, each row once its file is gone; return how
     many. Rows another sweep holds are skipped (it removes them); a sweep that dies leaves the
-    rest for the next. Runs after every delete."""
+    rest for the next. Runs after every delete and when an API process starts."""
     store = MediaStore(media_root)
     removed = 0
     while True:

@@ -16,6 +16,7 @@ from temporalio.testing import ActivityEnvironment
 from activities.common import ProviderAccess
 from activities.media import MediaActivities, MediaStore, StoreMedia, media_policy
 from activities.ownership import CloseInteraction, OwnershipActivities, Release, ReturnToOwner
+from api.app import create_app
 from models.db import create_engine, create_sessionmaker
 from models.secrets import SecretBox
 from providers import api_bases
@@ -223,6 +224,29 @@ async def test_a_crash_between_commit_and_unlink_leaves_the_file_for_the_next_sw
     assert (await client.delete(f"/api/whatsapp/interactions/{two['id']}", headers=admin)).status_code == 204
     assert not picture.exists()  # the next delete's sweep removed what the crash left
     assert int(scalar(settings, "SELECT count(*) FROM file_removals")) == 0
+
+
+async def test_what_a_crash_left_goes_when_an_api_process_starts(
+    api, client, admin, fakes, settings, monkeypatch
+):
+    _, one, _ = await two_unrouted(api, client, admin, fakes)
+    picture = stored_file(settings, one["id"])
+    real_remove = MediaStore.remove
+
+    def crash(self, relative):
+        raise RuntimeError("the process died after the commit, before the unlink")
+
+    monkeypatch.setattr(MediaStore, "remove", crash)
+    assert (await client.delete(f"/api/whatsapp/interactions/{one['id']}", headers=admin)).status_code == 500
+    assert picture.exists()
+    monkeypatch.setattr(MediaStore, "remove", real_remove)
+    restarted = create_app(settings)  # no further delete: the start sweeps
+    async with restarted.router.lifespan_context(restarted):
+
+        async def swept() -> bool:
+            return not picture.exists() and int(scalar(settings, "SELECT count(*) FROM file_removals")) == 0
+
+        await wait_for(swept)
 
 
 async def test_the_audit_filters_by_action_actor_and_time(api, client, admin, fakes, settings):
