@@ -200,17 +200,23 @@ async def test_who_may_delete_and_unknown_ids(api, client, admin, fakes, setting
     assert (await client.delete(single, headers=admin)).status_code == 404  # gone already
 
 
-async def test_a_crash_between_commit_and_unlink_leaves_the_file_for_the_next_sweep(
-    api, client, admin, fakes, settings, monkeypatch
-):
-    _, one, two = await two_unrouted(api, client, admin, fakes)
-    picture = stored_file(settings, one["id"])
+def crash_before_unlink(monkeypatch) -> Any:
+    """Deletes die after their commit, before removing a file; returns the real remove."""
     real_remove = MediaStore.remove
 
     def crash(self, relative):
         raise RuntimeError("the process died after the commit, before the unlink")
 
     monkeypatch.setattr(MediaStore, "remove", crash)
+    return real_remove
+
+
+async def test_a_crash_between_commit_and_unlink_leaves_the_file_for_the_next_sweep(
+    api, client, admin, fakes, settings, monkeypatch
+):
+    _, one, two = await two_unrouted(api, client, admin, fakes)
+    picture = stored_file(settings, one["id"])
+    real_remove = crash_before_unlink(monkeypatch)
     response = await client.delete(f"/api/whatsapp/interactions/{one['id']}", headers=admin)
     assert response.status_code == 500
     # Committed: the rows are gone and audited; the file is still on disk, and recorded.
@@ -231,12 +237,7 @@ async def test_what_a_crash_left_goes_when_an_api_process_starts(
 ):
     _, one, _ = await two_unrouted(api, client, admin, fakes)
     picture = stored_file(settings, one["id"])
-    real_remove = MediaStore.remove
-
-    def crash(self, relative):
-        raise RuntimeError("the process died after the commit, before the unlink")
-
-    monkeypatch.setattr(MediaStore, "remove", crash)
+    real_remove = crash_before_unlink(monkeypatch)
     assert (await client.delete(f"/api/whatsapp/interactions/{one['id']}", headers=admin)).status_code == 500
     assert picture.exists()
     monkeypatch.setattr(MediaStore, "remove", real_remove)
