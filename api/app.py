@@ -14,6 +14,7 @@ from temporalio.client import Client
 
 from api import audit, auth, operations
 from api.accounts import config as account_config
+from api.accounts import forms as account_forms
 from api.accounts import router as accounts
 from api.agents import router as agents
 from api.agents.events import AgentEventHub
@@ -94,6 +95,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         queues.router,
         accounts.router,
         account_config.router,
+        account_forms.router,
         agents.router,
         webhooks.router,
         interactions.router,
@@ -111,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         live.router,
     ):
         app.include_router(router)
-    mount_pages(app)  # the agent desk at /desk/
+    mount_pages(app)  # the agent desk at /desk/, the console at /console/
     if settings.demo:  # `make demo` only: the product never imports demo/ otherwise
         from demo.phone import router as demo_router  # noqa: PLC0415
 

@@ -1,4 +1,5 @@
-"""The pages Shareline serves beside its API: the agent desk at `/desk/`.
+"""The pages Shareline serves beside its API: the agent desk at `/desk/`, the console (admins and
+supervisors) at `/console/`, and what both load from `/common/`.
 
 Static files from the top-level `web/` folder, no build step. Every answer carries a Content
 Security Policy that allows this origin only (no CDN, no inline script, no framing), and
@@ -47,6 +48,10 @@ class PageFiles(StaticFiles):
         await super().__call__(scope, receive, with_headers)
 
 
+PAGES = ("desk", "console", "common")
+
+
 def mount_pages(app: FastAPI, root: Path = WEB_ROOT) -> None:
-    """Serve `root/desk` at `/desk/` (a request for `/desk` is redirected there)."""
-    app.mount("/desk", PageFiles(directory=root / "desk", html=True), name="desk")
+    """Serve each of `root`'s PAGES folders at its name (`/desk` is redirected to `/desk/`)."""
+    for page in PAGES:
+        app.mount(f"/{page}", PageFiles(directory=root / page, html=True), name=page)

@@ -87,8 +87,8 @@ async def test_a_shift_at_the_desk(api, client, admin, fakes, worker, settings, 
     response = await ann.goto(f"{base_url}/desk/")
     await expect(ann.get_by_role("button", name="Sign in")).to_be_visible()
     load_ms = (time.perf_counter() - started) * 1000
-    sizes = [len((await client.get(f"/desk/{name}")).content) for name in
-             ("", "desk.css", "desk.js", "api.js", "stream.js", "offers.js", "thread.js", "util.js")]  # fmt: skip
+    sizes = [len((await client.get(f"/{name}")).content) for name in
+             ("desk/", "desk/desk.css", "desk/desk.js", "common/api.js", "common/stream.js", "desk/offers.js", "desk/thread.js", "common/util.js", "common/base.css")]  # fmt: skip
     assert response is not None and response.ok
     print(f"\ndesk first load: {load_ms:.0f} ms, {sum(sizes)} bytes in {len(sizes)} files (uncompressed)")  # noqa: T201
     await shot(ann, "sign-in")

@@ -1,11 +1,12 @@
 // The agent desk: sign-in, presence, offers, the agent's open conversations and one thread.
 // State is always rebuilt from the API on (re)connect; the event stream only says what moved.
 
-import { api, token, whenUnauthorized, interactionPath } from "./api.js";
-import { AgentStream } from "./stream.js";
+import { api, token, whenUnauthorized, interactionPath } from "../common/api.js";
+import { TicketStream } from "../common/stream.js";
+import { SignIn } from "../common/signin.js";
 import { Offers } from "./offers.js";
 import { Thread } from "./thread.js";
-import { $, el, announce, time, left, contactName } from "./util.js";
+import { $, el, announce, time, left, contactName } from "../common/util.js";
 
 class Desk {
   constructor() {
@@ -22,7 +23,7 @@ class Desk {
     this.selected = null;
     this.offers = new Offers((id) => this.afterAccept(id));
     this.thread = new Thread(this);
-    this.stream = new AgentStream({
+    this.stream = new TicketStream("/api/agents/me/events", {
       ready: () => this.rebuild(),
       resync: () => this.rebuild(),
       offer: (offer) => this.offers.add(offer),
@@ -31,12 +32,12 @@ class Desk {
       interaction_updated: (data) => this.onUpdated(data),
       message_status: (data) => { if (data.interaction_id === this.thread.id) this.thread.status(data); },
     }, (state) => this.connection(state));
+    this.signin = new SignIn("desk", () => this.start());
     this.wire();
   }
 
   wire() {
     whenUnauthorized(() => this.signedOut("Your session has ended: sign in again."));
-    $("signin-form").addEventListener("submit", (event) => { event.preventDefault(); this.signIn(); });
     $("signout").addEventListener("click", () => this.signedOut());
     for (const button of document.querySelectorAll(".presence button")) {
       button.addEventListener("click", () => this.choosePresence(button.dataset.status));
@@ -59,37 +60,16 @@ class Desk {
   // --- session ---------------------------------------------------------------------------
 
   async start() {
-    if (!token.get()) return this.showSignIn();
-    try {
-      this.me = await api.get("/api/agents/me");
-    } catch {
-      return this.showSignIn();
-    }
-    $("signin").hidden = true;
-    $("desk").hidden = false;
+    this.me = await this.signin.me();
+    if (!this.me) return;
+    this.signin.hide();
     $("me").textContent = this.me.full_name || this.me.username;
     $("alerts").hidden = !window.Notification || Notification.permission !== "default";
     this.stream.start();
   }
 
   showSignIn(message = "") {
-    $("desk").hidden = true;
-    $("signin").hidden = false;
-    $("signin-error").textContent = message;
-    $("username").focus();
-  }
-
-  async signIn() {
-    $("signin-error").textContent = "";
-    try {
-      const answer = await api.post("/api/auth/login", {
-        username: $("username").value.trim(), password: $("password").value });
-      token.set(answer.access_token);
-      $("password").value = "";
-      await this.start();
-    } catch (error) {
-      $("signin-error").textContent = error.status === 401 ? "Wrong username or password." : error.message;
-    }
+    this.signin.show(message);
   }
 
   signedOut(message = "") {

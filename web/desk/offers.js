@@ -3,8 +3,8 @@
 // first click of the session) and shake are honoured; a hidden tab gets a desktop notification
 // if the agent allowed them.
 
-import { api, interactionPath } from "./api.js";
-import { $, el, announce } from "./util.js";
+import { api, interactionPath } from "../common/api.js";
+import { $, el, announce } from "../common/util.js";
 
 const TITLE = "Shareline desk";
 let audio = null;

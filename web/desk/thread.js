@@ -2,8 +2,8 @@
 // (transfers, tags, video calls, close...) in time order, live delivery statuses, the composer (drafts per conversation, Note mode, canned answers, attachments,
 // the closed 24-hour window) and the actions (transfer, close, tags, video, assistant).
 
-import { api, interactionPath } from "./api.js";
-import { $, el, announce, time, left, contactName } from "./util.js";
+import { api, interactionPath } from "../common/api.js";
+import { $, el, announce, time, left, contactName } from "../common/util.js";
 
 const PAGE = 50;
 const EVENTS_PAGE = 200;

@@ -1,16 +1,15 @@
-// The agent's event stream. EventSource cannot send a header, so each connection opens with a
-// fresh single-use ticket; EventSource's own reconnect would reuse a spent one, so on any error
-// we close it and connect again ourselves (backing off 1 s, 2 s, ... 15 s) with a new ticket.
-// Every `ready` means "state may be stale": the desk rebuilds from the API, and the server
-// replays pending offers right after it.
+// An event stream of the API (an agent's own, the supervisors' live view, a spy's). EventSource
+// cannot send a header, so each connection opens with a fresh single-use ticket; EventSource's
+// own reconnect would reuse a spent one, so on any error we close it and connect again ourselves
+// (backing off 1 s, 2 s, ... 15 s) with a new ticket. Every `ready` means "state may be stale":
+// the page reads it again from the API.
 
 import { api } from "./api.js";
 
-const EVENTS = ["ready", "offer", "offer_rescinded", "message", "interaction_updated",
-  "message_status", "resync"];
-
-export class AgentStream {
-  constructor(handlers, onState) {
+export class TicketStream {
+  // `handlers` maps event names to callbacks; only those events are listened to (and `ready`).
+  constructor(path, handlers, onState = () => {}) {
+    this.path = path;
     this.handlers = handlers;
     this.onState = onState;
     this.source = null;
@@ -42,9 +41,10 @@ export class AgentStream {
       return this.later();
     }
     if (this.stopped) return;
-    const source = new EventSource(`/api/agents/me/events?ticket=${encodeURIComponent(ticket)}`);
+    const separator = this.path.includes("?") ? "&" : "?";
+    const source = new EventSource(`${this.path}${separator}ticket=${encodeURIComponent(ticket)}`);
     this.source = source;
-    for (const name of EVENTS) {
+    for (const name of new Set(["ready", ...Object.keys(this.handlers)])) {
       source.addEventListener(name, (event) => {
         if (name === "ready") {
           this.retry = 0;

@@ -25,8 +25,9 @@ export function whenUnauthorized(callback) {
   onUnauthorized = callback;
 }
 
-export async function request(method, path, body, { raw = false } = {}) {
+export async function request(method, path, body, { raw = false, accept = null } = {}) {
   const headers = {};
+  if (accept) headers.Accept = accept;
   const current = token.get();
   if (current) headers.Authorization = `Bearer ${current}`;
   let payload;
@@ -57,6 +58,8 @@ export const api = {
   get: (path) => request("GET", path),
   post: (path, body) => request("POST", path, body ?? {}),
   put: (path, body) => request("PUT", path, body),
+  patch: (path, body) => request("PATCH", path, body),
+  delete: (path) => request("DELETE", path),
   blob: async (path) => (await request("GET", path, undefined, { raw: true })).blob(),
 };
 
