@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel, ConfigDict
@@ -52,11 +52,32 @@ async def paginate_rows(
     `count_up_to`, counting stops past that many rows, and a larger total comes back as
     count_up_to + 1 (a count(*) of every matching row costs a scan of them all)."""
     rows = (await session.execute(query.limit(page.limit).offset(page.offset))).all()
-    if len(rows) < page.limit and (rows or page.offset == 0):
-        total = page.offset + len(rows)
-        return (total if count_up_to is None else min(total, count_up_to + 1)), rows
-    count = await session.scalar(capped_count(query, count_up_to))
-    return count or 0, rows
+    return await _total(session, query, len(rows), page, count_up_to), rows
+
+
+async def paginate_ids(
+    session: AsyncSession,
+    ids: Select[int],
+    rows_of: Callable[[Select[int]], Select[*tuple[Any, ...]]],
+    page: Page,
+    *,
+    count_up_to: int | None = None,
+) -> tuple[int, Sequence[Any]]:
+    """As paginate_rows, for a list filtered and ordered on its ids alone: `ids` (in the list's
+    order) is paged in a subquery, `rows_of(page_ids)` reads the rows of that page, and the total
+    counts `ids`."""
+    rows = (await session.execute(rows_of(ids.limit(page.limit).offset(page.offset)))).all()
+    return await _total(session, ids, len(rows), page, count_up_to), rows
+
+
+async def _total(
+    session: AsyncSession, query: Select[*tuple[Any, ...]], found: int, page: Page, count_up_to: int | None
+) -> int:
+    """How many rows `query` has, given that its page `page` held `found` of them."""
+    if found < page.limit and (found or page.offset == 0):
+        total = page.offset + found
+        return total if count_up_to is None else min(total, count_up_to + 1)
+    return await session.scalar(capped_count(query, count_up_to)) or 0
 
 
 def capped_count(query: Select[*tuple[Any, ...]], count_up_to: int | None) -> Select[int]:

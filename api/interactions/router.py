@@ -3,6 +3,7 @@ interactions of the accounts they belong to."""
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Annotated
 
@@ -12,7 +13,7 @@ from fastapi.responses import FileResponse
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import aliased
 
-from api.crud import ListOut, paginate, paginate_rows
+from api.crud import ListOut, paginate, paginate_ids, paginate_rows
 from api.deps import CurrentUser, PageDep, ServicesDep, SessionDep
 from api.errors import not_found
 from api.interactions.conditions import search_fields
@@ -25,7 +26,14 @@ from api.interactions.schemas import (
     SearchFieldsOut,
     TimelineEventOut,
 )
-from api.interactions.service import display_name, filtered, interaction_out, ordered, visible_interaction
+from api.interactions.service import (
+    display_name,
+    interaction_out,
+    matching_ids,
+    ordered,
+    page_rows,
+    visible_interaction,
+)
 from models import (
     Interaction,
     InteractionEvent,
@@ -44,8 +52,9 @@ async def list_interactions(
     """The interactions the caller may see (agents: those of their accounts), filtered, sorted
     by `sort` and `order`, paged. `count` is exact up to COUNT_LIMIT; past it, `count` is
     COUNT_LIMIT and `count_exact` is false."""
-    query = ordered(filtered(user, filters), filters)
-    count, rows = await paginate_rows(session, query, page, count_up_to=COUNT_LIMIT)
+    ids = ordered(matching_ids(user, filters), filters)
+    rows_of = partial(page_rows, filters=filters)
+    count, rows = await paginate_ids(session, ids, rows_of, page, count_up_to=COUNT_LIMIT)
     return InteractionListOut(
         count=min(count, COUNT_LIMIT),
         count_exact=count <= COUNT_LIMIT,
