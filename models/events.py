@@ -33,6 +33,12 @@ async def notify_agents(
         await session.execute(select(func.pg_notify(CHANNEL, payload)))
 
 
+async def notify_floor(session: AsyncSession) -> None:
+    """Tell the live views (api.supervisor.live) that an agent's status or capacity changed once
+    this transaction commits. Names no agent or interaction: no stream receives it as an event."""
+    await session.execute(select(func.pg_notify(CHANNEL, json.dumps({"floor": True}))))
+
+
 async def notify_relay(session: AsyncSession) -> None:
     """Wake the inbound relays once this transaction commits: it stored inbound messages."""
     await session.execute(select(func.pg_notify(RELAY_CHANNEL, "")))

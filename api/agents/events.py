@@ -4,9 +4,11 @@ Writers (activities, other API processes) NOTIFY on `models.events.CHANNEL` insi
 transactions. Each API process LISTENs once and hands every notification to the streams held
 open on it: one naming an `agent_id` to that agent's streams (`GET /api/agents/me/events`), one
 naming only an `interaction_id` (the database's spy triggers send those) to the streams spying on
-that interaction (`GET /api/whatsapp/interactions/{id}/events`). So a stream on any process gets
-its events. If the listening connection drops it is re-opened, and every open stream is sent
-`resync`: what was notified in the gap is lost, so clients read their state again.
+that interaction (`GET /api/whatsapp/interactions/{id}/events`); every notification, and one
+saying only `floor` (an agent's status or capacity changed), also sets the watchers' events (the
+supervisors' live view reads again). So a stream on any process gets its events. If the
+listening connection drops it is re-opened, and every open stream is sent `resync`: what was
+notified in the gap is lost, so clients read their state again.
 """
 
 from __future__ import annotations
@@ -86,6 +88,8 @@ class AgentEventHub:
             changed.set()
         try:
             message = json.loads(payload)
+            if "floor" in message:  # only the watchers care (set above)
+                return
             topic = (
                 agent_topic(int(message["agent_id"]))
                 if "agent_id" in message

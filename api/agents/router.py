@@ -29,6 +29,7 @@ from models import (
     User,
     UserStatus,
 )
+from models.events import notify_floor
 from models.routing import owed_dispositions
 from models.user import StreamTicket
 
@@ -84,6 +85,7 @@ async def set_my_status(
         user.pause_id = body.pause_id
         user.status_changed_at = datetime.now(UTC)
         await session.flush()
+        await notify_floor(session)
         if body.status is UserStatus.online:
             background.add_task(wake_waiting, services.sessionmaker, services.temporal, user.id)
     return await _me(session, user)

@@ -13,6 +13,7 @@ from api.errors import conflict, invalid
 from api.security import hash_password
 from domain.dispatch import wake_waiting
 from models import Account, Action, Role, User
+from models.events import notify_floor
 
 router = APIRouter(prefix="/api/users", tags=["users"])
 
@@ -65,6 +66,7 @@ async def update_user(
     apply_patch(user, body, exclude=frozenset({"password"}))
     await session.flush()
     if "whatsapp_capacity" in body.model_fields_set:
+        await notify_floor(session)
         background.add_task(wake_waiting, services.sessionmaker, services.temporal, user.id)
     return UserOut.model_validate(user)
 

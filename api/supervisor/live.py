@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/supervisor", tags=["supervisor"])
 
 PUSH_SECONDS = 2.0
-SETTLE_SECONDS = 0.2  # a burst of changes (an accept writes several rows) is read once
+SETTLE_SECONDS = 0.1  # a burst of changes (an accept writes several rows) is read once
 AGENT_WAITS = "(waiting for an agent)"  # the row of interactions waiting for one named agent
 
 

@@ -4,13 +4,19 @@ exports, reads a transcript and spies on an interaction while an agent works it.
 
 from __future__ import annotations
 
+import csv
 import re
+import statistics
+import time
+import zipfile
 
 import pytest
 from playwright.async_api import Page, expect
 
 from tests.conftest import ADMIN_PASSWORD
+from tests.support.floor import accept, go_online, inbound, make_floor, offered, set_plan, the_interaction
 from tests.ui.conftest import SCREENSHOTS
+from tests.ui.test_desk import sign_in as desk_sign_in
 
 pytestmark = pytest.mark.slow
 
@@ -141,3 +147,135 @@ async def test_an_admin_sets_up_a_meta_account_with_its_plan_and_agents(
     await page.get_by_role("dialog").get_by_role("button", name="Delete").click()
     await expect(page.get_by_role("heading", name="WhatsApp accounts")).to_be_visible()
     await shot(page, "accounts")
+
+
+async def test_a_supervisor_watches_searches_exports_and_spies(
+    api, client, admin, fakes, worker, temporal_env, settings, desk_url, new_page
+):
+    floor = await make_floor(api, client, admin, fakes, names=("ann",))
+    ann = floor.agents["ann"]
+    await client.patch(f"/api/users/{ann.id}", json={"full_name": "Ann Agent"}, headers=admin)
+    await set_plan(client, admin, floor, [
+        {"application": "queue", "params": {"queue_id": floor.queue["id"], "timeout": 600}}])  # fmt: skip
+    await api.user(admin, "sue", role="supervisor")
+    page = await new_page(1280, 900)
+    await sign_in(page, desk_url, "sue", "password-123")
+    await expect(page.get_by_role("heading", name="Live")).to_be_focused()
+    await expect(page.get_by_role("link", name="Accounts", exact=True)).to_be_hidden()  # admins only
+    queues = page.get_by_role("table", name=re.compile("Queues of"))
+    row = queues.get_by_role("row", name=re.compile(floor.queue["name"]))
+    cells = row.locator("td")
+    await expect(cells.nth(0)).to_have_text("0")  # waiting
+
+    await inbound(client, floor, "SM1", "Where is my order?", mobile="393330000001")
+    await expect(cells.nth(0)).to_have_text("1")  # waiting, pushed over the stream
+    await expect(cells.nth(4)).to_have_text("0")  # agents eligible
+    await go_online(client, ann)
+    await expect(cells.nth(2)).to_have_text("1")  # offered
+    first = await the_interaction(client, admin, mobile="393330000001")
+    await offered(temporal_env, first, {ann.id})
+    assert (await accept(client, first, ann)).status_code == 200
+    await expect(cells.nth(3)).to_have_text("1")  # active
+    await expect(cells.nth(0)).to_have_text("0")
+    agents = page.get_by_role("table", name="Agents")
+    await expect(agents.get_by_role("row", name=re.compile("Ann Agent"))).to_contain_text("1 / 5")
+    await inbound(client, floor, "SM2", "My order is late", mobile="393330000002")
+    await inbound(client, floor, "SM3", "Hello there", mobile="393330000003")
+    await expect(cells.nth(0)).to_have_text("0")  # ann has room: both are offered to her at once
+    await shot(page, "live")
+
+    # Event to screen: an agent's status changes, the live page shows it (median of 50).
+    status_cell = agents.get_by_role("row", name=re.compile("Ann Agent")).locator("td").first
+    latencies = []
+    for turn in range(50):
+        wanted = "offline" if turn % 2 == 0 else "online"
+        response = await client.put("/api/agents/me/status", json={"status": wanted}, headers=ann.headers)
+        assert response.status_code == 200
+        started = time.perf_counter()
+        await page.wait_for_function(
+            """(wanted) => [...document.querySelectorAll('table[aria-label="Agents"] tbody tr')]
+                 .some((tr) => tr.textContent.includes("Ann Agent") && tr.querySelector("td").textContent === wanted)""",
+            arg=wanted,
+            polling="raf",
+        )
+        latencies.append((time.perf_counter() - started) * 1000)
+    await expect(status_cell).to_have_text("online")
+    print(f"\nlive page, status change to screen: median {statistics.median(latencies):.0f} ms, "  # noqa: T201
+          f"p95 {sorted(latencies)[47]:.0f} ms over 50")  # fmt: skip
+
+    phone = await new_page(390, 844)
+    await sign_in(phone, desk_url, "sue", "password-123")
+    await expect(phone.get_by_role("table", name=re.compile("Queues of"))).to_be_visible()
+    assert (
+        await phone.evaluate("document.documentElement.scrollWidth") <= 390
+    )  # nothing wider than the screen
+    await shot(phone, "live-390")
+
+    # An advanced search with one disabled condition, then its rows exported.
+    await page.get_by_role("link", name="Interactions").click()
+    await expect(page.get_by_role("heading", name="Interactions")).to_be_focused()
+    search = page.get_by_role("group", name="Advanced search")
+    await search.get_by_role("button", name="Add condition").click()
+    first_rule = search.locator(".rule").nth(0)
+    await first_rule.get_by_label("Field").select_option("messages.text")
+    await first_rule.get_by_label("Operator").select_option("contains")
+    await first_rule.get_by_label("Value").fill("order")
+    await search.get_by_role("button", name="Add condition").click()
+    second_rule = search.locator(".rule").nth(1)
+    await second_rule.get_by_label("Field").select_option("contact.mobile")
+    await second_rule.get_by_label("Operator").select_option("equals")
+    await second_rule.get_by_label("Value").fill("393330000003")
+    await search.get_by_role("button", name="Disable condition 2").click()
+    await page.get_by_role("button", name="Search", exact=True).click()
+    table = page.get_by_role("table", name="Interactions")
+    await expect(table.locator("tbody tr")).to_have_count(2)  # "order" only: the mobile rule is off
+    shown = sorted(
+        [
+            int(str(i))
+            for i in await table.locator("tbody tr").evaluate_all("rows => rows.map(r => r.dataset.id)")
+        ]
+    )
+    await shot(page, "interactions")
+    await page.get_by_role("button", name="Select all matching").click()
+    async with page.expect_download() as exported:
+        await page.get_by_role("button", name="Export CSV").click()
+    csv_path = await (await exported.value).path()
+    with open(csv_path, newline="", encoding="utf-8-sig") as handle:  # noqa: ASYNC230 (a small local file)
+        exported_ids = sorted(int(line["interaction_id"]) for line in csv.DictReader(handle))
+    assert exported_ids == shown
+
+    async with page.expect_download() as zipped:
+        await page.get_by_role("button", name=f"Transcript of interaction {first['id']}").click()
+    with zipfile.ZipFile(await (await zipped.value).path()) as archive:
+        assert "Where is my order?" in archive.read("transcript.txt").decode()
+
+    # Spy on ann's interaction: a note from the supervisor reaches ann's desk.
+    desk = await new_page()
+    await desk_sign_in(desk, desk_url, "ann")
+    await desk.get_by_role("button", name=re.compile("393330000001|Mario")).first.click()
+    await page.get_by_role("button", name=f"Spy on interaction {first['id']}").click()
+    spy = page.get_by_role("region", name=f"Spy on interaction {first['id']}")
+    await expect(spy.get_by_role("log")).to_contain_text("Where is my order?")
+    await inbound(client, floor, "SM4", "Any news?", mobile="393330000001")
+    await expect(spy.get_by_role("log")).to_contain_text("Any news?")  # live
+    await spy.get_by_label(re.compile("Internal note")).fill("Offer a discount")
+    await spy.get_by_role("button", name="Send note").click()
+    await expect(spy.get_by_role("log")).to_contain_text("Offer a discount")
+    await expect(desk.get_by_role("log", name="Messages")).to_contain_text("Offer a discount")
+    await shot(page, "spy")
+
+    await page.get_by_role("link", name="Reports").click()
+    await expect(page.get_by_role("img", name=re.compile("started and accepted"))).to_be_visible()
+    total = page.get_by_role("table", name="Summary").get_by_role("row", name=re.compile("^total"))
+    await expect(total.locator("td").first).to_have_text("3")
+    await shot(page, "reports")
+
+    # A delete the API refuses shows its reason.
+    admin_page = await new_page()
+    await sign_in(admin_page, desk_url, "admin", ADMIN_PASSWORD)
+    await admin_page.get_by_role("link", name="Accounts", exact=True).click()
+    await admin_page.get_by_role("button", name=f"Delete {floor.account['name']}").click()
+    await admin_page.get_by_role("dialog").get_by_role("button", name="Delete").click()
+    await expect(admin_page.get_by_role("alert").filter(has_text="was not deleted")).to_contain_text(
+        "interactions"
+    )

@@ -256,6 +256,7 @@ function filterForm(accounts, users, queues, query) {
       if (element.name === "tags") value = [value].flat().join(", ");
       if (element.type === "date" && value) value = String(value).slice(0, 10);
       element.value = String(value);
+      if (element.tagName === "SELECT" && element.selectedIndex < 0) element.selectedIndex = 0; // its default
     }
   };
   load(Object.fromEntries(query.entries()));
