@@ -101,6 +101,15 @@ class Interaction(Base):
             text("last_message_at DESC NULLS LAST"),
             text("id DESC"),
         ),
+        # An account's interactions in the list's order, with their tags: an agent's list (one
+        # account) and its tag filter read this index alone, even when no row matches
+        Index(
+            "ix_interactions_account_last_message",
+            "account_id",
+            text("last_message_at DESC NULLS LAST"),
+            text("id DESC"),
+            postgresql_include=["tags"],
+        ),
         # A contact's interactions in the list's order, with their account: `q` sorts the matches
         # of a name shared by many contacts from this index alone (migration 0015)
         Index(

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 from api.app import create_app
 from api.crud import capped_count
 from api.interactions.schemas import COUNT_LIMIT, InteractionFilters
-from api.interactions.service import matching_ids, ordered, page_rows
+from api.interactions.service import matching_ids, ordered, page_rows, visible_accounts
 from api.security import hash_password
 from models import Account, AccountAgent, ContactList, Disposition, Queue, QueueAgent, Role, User
 from models.db import create_engine as create_async_engine
@@ -471,12 +471,15 @@ async def _explain(url: str, week_start: datetime) -> None:
             for name, params in _queries(week_start):
                 filters = InteractionFilters.model_validate(_parameters(params, ids))
                 for who in ("admin", BENCH_AGENT):
-                    matches = ordered(matching_ids(User(**users[who]._mapping), filters), filters)
+                    accounts = await visible_accounts(conn, User(**users[who]._mapping))
+                    matches = ordered(matching_ids(filters, accounts), filters)
                     print(f"=== {name} as {who}", flush=True)
                     page, count = page_rows(matches.limit(50), filters), capped_count(matches, COUNT_LIMIT)
                     parts = (("page", page), ("count", count))
                     for part, statement in parts:
-                        compiled = statement.compile(dialect=engine.dialect)
+                        compiled = statement.compile(
+                            dialect=engine.dialect, compile_kwargs={"render_postcompile": True}
+                        )
                         plan = await conn.exec_driver_sql(
                             "EXPLAIN (ANALYZE, BUFFERS) " + str(compiled), compiled.params
                         )

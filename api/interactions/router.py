@@ -32,6 +32,7 @@ from api.interactions.service import (
     matching_ids,
     ordered,
     page_rows,
+    visible_accounts,
     visible_interaction,
 )
 from models import (
@@ -52,7 +53,8 @@ async def list_interactions(
     """The interactions the caller may see (agents: those of their accounts), filtered, sorted
     by `sort` and `order`, paged. `count` is exact up to COUNT_LIMIT; past it, `count` is
     COUNT_LIMIT and `count_exact` is false."""
-    ids = ordered(matching_ids(user, filters), filters)
+    accounts = await visible_accounts(session, user)
+    ids = ordered(matching_ids(filters, accounts), filters)
     rows_of = partial(page_rows, filters=filters)
     count, rows = await paginate_ids(session, ids, rows_of, page, count_up_to=COUNT_LIMIT)
     return InteractionListOut(

@@ -21,7 +21,7 @@ from sqlalchemy import (
     select,
     union_all,
 )
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 from sqlalchemy.orm.util import AliasedClass
 
 from api.deps import ServicesDep, SessionDep
@@ -79,15 +79,27 @@ def filtered(user: User, filters: InteractionFilters) -> InteractionRows:
     return _matching(visible(user), filters)
 
 
-def matching_ids(user: User, filters: InteractionFilters) -> Select[int]:
-    """The ids of `filtered(user, filters)`, without the account (every interaction has one) and
-    without the contact unless a filter reads it: the list orders, pages and counts these, and
-    reads the rows of one page only (`page_rows`), so a sort of every match moves ids through an
-    index-only scan instead of whole rows and their joins."""
+async def visible_accounts(db: AsyncSession | AsyncConnection, user: User) -> list[int] | None:
+    """The accounts whose interactions `user` may see, or None for every account (staff)."""
+    if user.role is not Role.agent:
+        return None
+    return list(await db.scalars(select(AccountAgent.account_id).where(AccountAgent.user_id == user.id)))
+
+
+def matching_ids(filters: InteractionFilters, accounts: Sequence[int] | None) -> Select[int]:
+    """The ids of the interactions of `accounts` (None: every account; `visible_accounts`) that
+    match `filters`, as `filtered` finds them. The list orders, pages and counts these and reads
+    the rows of one page only (`page_rows`), so a sort of every match moves ids through an
+    index-only scan, not whole rows and their joins: no account join (every interaction has
+    one), the contact only when a filter reads it. The accounts are constants, not a join: an
+    agent's single account is then walked in the list's order
+    (ix_interactions_account_last_message) and the planner knows which account it counts on."""
     query = select(Interaction.id)
+    if accounts is not None:
+        query = query.where(Interaction.account_id.in_(accounts))
     if (filters.q is not None and filters.q.strip()) or filters.conditions is not None:
         query = query.join(Contact, Contact.id == Interaction.contact_id)
-    return _matching(_theirs(query, user), filters)
+    return _matching(query, filters)
 
 
 def page_rows(ids: Select[int], filters: InteractionFilters) -> InteractionRows:
