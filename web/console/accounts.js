@@ -165,7 +165,10 @@ export async function accountPage(page, ctx, which) {
       showErrors(form, error);
     }
   });
-  page.append(el("h2", { text: account ? `Edit ${account.name}` : "Add WhatsApp Account" }), form);
+  page.append(el("div", { class: "page-head" }, el("h2", { text: account ? `Edit ${account.name}` : "Add WhatsApp Account" }),
+    account ? el("div", { class: "buttons" },
+      el("a", { href: `#/accounts/${account.id}/agents`, class: "button" }, "Add agents"),
+      el("a", { href: `#/interactions?account_id=${account.id}`, class: "button" }, "Interactions")) : null), form);
   if (account) {
     page.append(await planSection(account), await answersSection(account, ctx),
       await dispositionsSection(account, ctx));
@@ -181,8 +184,20 @@ function receiveSection(account) {
     announce("Receive URL copied");
     copy.textContent = "Copied";
   } }, "Copy receive URL");
-  return section("Receive URL", url, copy,
-    field({ path: "proxy_token", label: "Proxy token", type: "readonly", value: account.proxy_token }));
+  const overlap = el("input", { id: "rotate-overlap", type: "number", min: 0, max: 168, value: 24 });
+  const rotated = el("p", { class: "muted", role: "status" });
+  const rotate = el("button", { type: "button", onclick: async () => {
+    const answer = await api.post(`/api/whatsapp/accounts/${account.id}/rotate-token`,
+      { overlap_hours: Number(overlap.value) });
+    url.querySelector("input").value = answer.receive_url;
+    token.querySelector("input").value = answer.proxy_token;
+    account.receive_url = answer.receive_url;
+    rotated.textContent = `New token: paste the new Receive URL into the provider's console. The old one works until ${new Date(answer.previous_token_expires_at).toLocaleString()}.`;
+  } }, "Rotate proxy token");
+  const token = field({ path: "proxy_token", label: "Proxy token", type: "readonly", value: account.proxy_token });
+  return section("Receive URL", url, copy, token,
+    el("div", { class: "buttons" }, el("label", { for: "rotate-overlap", text: "Old token keeps working for (hours)" }),
+      overlap, rotate), rotated);
 }
 
 function recontactSection(a) {

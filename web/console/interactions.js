@@ -155,7 +155,7 @@ export async function interactionsPage(page, ctx, query = new URLSearchParams())
   const loadSaved = async () => {
     const { rows } = await api.get("/api/whatsapp/searches?limit=1000");
     saved.replaceChildren(el("option", { value: "", text: "Saved searches" }),
-      rows.map((s) => el("option", { value: s.id, text: s.name })));
+      ...rows.map((s) => el("option", { value: s.id, text: s.name })));
     saved.rows = rows;
   };
   const saveSearch = async () => {
