@@ -158,6 +158,7 @@ def main() -> int:
         say(f"  Agent desk:      {api_url}/desk/")
         say(f"  Sign in as:      {person[0]} / {person[1]}")
         say(f"  Customer phone:  {api_url}/demo/phone")
+        say(f"  Console:         {api_url}/console/  (admin / {settings.admin_password.get_secret_value()})")
         if stack.embedded_temporal:
             say(f"  Temporal UI:     http://127.0.0.1:{settings.temporal_ui_port}")
         say(f"  Simulated provider (Twilio, Sinch, Meta, Kaleyra): {simulator.base_url}")

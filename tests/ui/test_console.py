@@ -245,7 +245,15 @@ async def test_a_supervisor_watches_searches_exports_and_spies(
     await expect(agents.get_by_role("row", name=re.compile("Ann Agent"))).to_contain_text("1 / 5")
     await inbound(client, floor, "SM2", "My order is late", mobile="393330000002")
     await inbound(client, floor, "SM3", "Hello there", mobile="393330000003")
-    await expect(cells.nth(0)).to_have_text("0")  # ann has room: both are offered to her at once
+    await expect(cells.nth(0)).to_have_text("2")  # waiting, and offered to ann at once (she has room)
+    await expect(cells.nth(2)).to_have_text("2")
+    await expect(row).not_to_have_class(re.compile("late"))
+    account_path = f"/api/whatsapp/accounts/{floor.account['id']}"
+    assert (
+        await client.patch(account_path, json={"service_level_seconds": 1}, headers=admin)
+    ).status_code == 200
+    await expect(row).to_have_class(re.compile("late"))  # waiting past the threshold stands out
+    await expect(row).to_contain_text("over threshold")
     await shot(page, "live")
 
     # Event to screen: an agent's status changes, the live page shows it (median of 50).
@@ -363,3 +371,14 @@ async def test_a_supervisor_watches_searches_exports_and_spies(
     await expect(admin_page.get_by_role("alert").filter(has_text="was not deleted")).to_contain_text(
         "interactions"
     )
+
+
+async def test_an_agent_signing_in_to_the_console_is_sent_to_the_desk(api, admin, desk_url, new_page):
+    await api.user(admin, "ann")
+    page = await new_page()
+    await page.goto(f"{desk_url}/console/")
+    await page.get_by_label("Username").fill("ann")
+    await page.get_by_label("Password").fill("password-123")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page).to_have_url(f"{desk_url}/desk/")
+    await expect(page.get_by_role("button", name="Online", exact=True)).to_be_visible()  # signed in already
