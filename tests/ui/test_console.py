@@ -75,6 +75,7 @@ async def test_an_admin_sets_up_a_meta_account_with_its_plan_and_agents(
     await form.locator("fieldset", has_text="AI assistant").get_by_label("Enabled").check()
     await form.get_by_label("Model").fill("gpt-4o-mini")
     await form.get_by_label("API key").fill("assistant-key")
+    await form.locator("fieldset", has_text="Video").get_by_label("Enabled").check()
     await form.get_by_label("Vidaoo key").fill("vidaoo-key")
     await form.get_by_label("Topic").fill("Support call")
     await form.get_by_label("Metadata (JSON)").fill('{"team": "support"}')
@@ -100,6 +101,7 @@ async def test_an_admin_sets_up_a_meta_account_with_its_plan_and_agents(
     assert account["notification"]["shake"] and account["transfer"]["agent_timeout"] == 45
     assert account["recontact_template"]["parameters"] == ["{{contact.first_name}}"]
     assert (account["assistant"]["api_key"], account["video"]["metadata"]) == ("***", {"team": "support"})
+    assert account["video"]["enabled"] and account["video"]["api_key"] == "***"
     await expect(page.get_by_label("Receive URL")).to_have_value(account["receive_url"])
     await expect(page.get_by_label("auth token")).to_have_value("")  # write-only: set, never revealed
     await expect(page.get_by_text("(a secret is set)").first).to_be_visible()
@@ -174,8 +176,16 @@ async def test_an_admin_sets_up_a_meta_account_with_its_plan_and_agents(
             await dispositions.get_by_label("Below").select_option(label=below)
         await dispositions.get_by_role("button", name="Add disposition").click()
         await expect(dispositions.get_by_role("button", name=f"Delete disposition {name}")).to_be_visible()
+    await dispositions.get_by_role("button", name="Rename disposition Upsell").click()
+    await dispositions.get_by_label("New name of Upsell").fill("Cross-sell")
+    await dispositions.get_by_role("button", name="Save name").click()
+    await expect(dispositions.get_by_role("button", name="Delete disposition Cross-sell")).to_be_visible()
     levels = (await client.get(f"/api/whatsapp/accounts/{account['id']}/dispositions", headers=admin)).json()
-    assert sorted((d["name"], d["level"]) for d in levels["rows"]) == [("Sale", 1), ("Upsell", 3), ("Won", 2)]
+    assert sorted((d["name"], d["level"]) for d in levels["rows"]) == [
+        ("Cross-sell", 3),
+        ("Sale", 1),
+        ("Won", 2),
+    ]
 
     # A new proxy token: the Receive URL shown is the new one.
     await page.get_by_role("button", name="Rotate proxy token").click()
@@ -205,6 +215,21 @@ async def test_an_admin_sets_up_a_meta_account_with_its_plan_and_agents(
     )
     members = (await client.get(f"/api/whatsapp/queues/{queue['id']}/agents", headers=admin)).json()["rows"]
     assert [m["username"] for m in members] == ["cat"]
+    for section, one, name in (("Pauses", "pause", "Lunch"), ("Intervals", "interval", "Office hours"),
+                               ("Contact lists", "contact list", "VIP customers")):  # fmt: skip
+        await page.get_by_role("link", name=section).click()
+        await page.get_by_role("button", name=f"Add {one}").click()
+        await page.get_by_role("textbox", name="Name", exact=True).fill(name)
+        await page.get_by_role("button", name=f"Save {one}").click()
+        await expect(page.get_by_role("table", name=section)).to_contain_text(name)
+    intervals = (await client.get("/api/intervals", headers=admin)).json()["rows"]
+    assert intervals[0]["rules"][0]["weekdays"] == [
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+    ]  # the form's default rules
 
     await page.get_by_role("link", name="Accounts", exact=True).click()
     await page.get_by_role("button", name="Delete Acme support").click()

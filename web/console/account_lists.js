@@ -65,8 +65,21 @@ export async function dispositionsSection(account, ctx) {
     const tree = (parent) => {
       const children = byParent(parent);
       if (!children.length) return null;
+      const rename = (d) => el("button", { type: "button", "aria-label": `Rename disposition ${d.name}`, onclick: (click) => {
+        const input = el("input", { "aria-label": `New name of ${d.name}`, value: d.name });
+        const form = el("form", { class: "buttons", onsubmit: async (event) => {
+          event.preventDefault();
+          try {
+            await api.patch(`${path}/${d.id}`, { name: input.value });
+            announce(`Renamed ${input.value}`);
+            show();
+          } catch (refused) { error.textContent = Object.values(refused.fields || {}).join("; ") || refused.message; }
+        } }, input, el("button", { type: "submit" }, "Save name"));
+        click.currentTarget.replaceWith(form);
+        input.focus();
+      } }, "Rename");
       return el("ul", { class: "tree" }, children.map((d) => el("li", {},
-        el("span", { text: `${d.name} ` }),
+        el("span", { text: `${d.name} ` }), rename(d),
         el("button", { type: "button", class: "danger", "aria-label": `Delete disposition ${d.name}`, onclick: async () => {
           if (!(await ctx.confirm(`Delete the disposition ${d.name}?`))) return;
           try {
