@@ -56,7 +56,7 @@ SelectT = TypeVar("SelectT", bound=Select[*tuple[Any, ...]])
 
 def visible(user: User) -> InteractionRows:
     """Interactions with their account key and contact, limited to what `user` may see."""
-    return _theirs(_with_account_and_contact(), user)
+    return _seen_by(_with_account_and_contact(), user)
 
 
 def _with_account_and_contact() -> InteractionRows:
@@ -64,7 +64,7 @@ def _with_account_and_contact() -> InteractionRows:
     return query.join(Contact, Contact.id == Interaction.contact_id)
 
 
-def _theirs(query: SelectT, user: User) -> SelectT:
+def _seen_by(query: SelectT, user: User) -> SelectT:
     if user.role is Role.agent:
         query = query.join(
             AccountAgent,
