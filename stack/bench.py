@@ -8,7 +8,11 @@ creates a Meta account with an app secret and no action plan, then, three times:
 Then offer latency, on a second Meta account whose plan is one `queue` step (a beepall queue of one
 online agent holding its event stream open): OFFERS first messages from new contacts, one at a
 time, each timed from posting the webhook to the agent's stream delivering its `offer` event.
-Prints each run, the medians and the latency median and p95; writes .bench/ingestion.json.
+Then routed interactions/s: ROUTED first messages from new contacts, ROUTED_CONCURRENCY at a
+time, from the first webhook to the last `offer` read, beside the raw limit on the same Temporal
+server: RAW workflows of one activity that does nothing (stack.trivial), ROUTED_CONCURRENCY at a
+time, on a worker in this process. Prints each run, the medians, the latency median and p95 and
+the routed rate as a share of the raw one; writes .bench/ingestion.json.
 """
 
 from __future__ import annotations
@@ -27,9 +31,12 @@ from typing import Any
 
 import httpx
 import psycopg
+from temporalio.client import Client
+from temporalio.worker import Worker
 
 from settings import Settings
 from stack.processes import EmbeddedStack, free_port
+from stack.trivial import TrivialWorkflow, nothing
 
 RUNS = 3
 MESSAGES = 600
@@ -40,6 +47,9 @@ APP_SECRET = "bench-app-secret"  # noqa: S105 (a throwaway stack of its own)
 ADMIN_PASSWORD = "bench-admin-password"  # noqa: S105
 AGENT_PASSWORD = "bench-agent-password"  # noqa: S105
 OFFERS = 200
+ROUTED = 500
+RAW = 500
+ROUTED_CONCURRENCY = 50
 OFFER_WAIT_SECONDS = 30
 OUT = Path(".bench")
 
@@ -260,8 +270,58 @@ async def _offer_latencies(http: httpx.AsyncClient, path: str, token: str) -> li
             await watcher
 
 
-async def _measure(stack: EmbeddedStack) -> tuple[list[tuple[float, float]], list[float]]:
-    """The ingestion runs (messages/s, statuses/s each), then the offer latencies (ms)."""
+async def _routed_rate(http: httpx.AsyncClient, path: str, token: str) -> float:
+    """ROUTED first messages from new contacts, ROUTED_CONCURRENCY webhooks in flight: interactions
+    routed a second, from the first post to the last contact's `offer` read on the agent's stream."""
+    loop = asyncio.get_running_loop()
+    ready: asyncio.Future[None] = loop.create_future()
+    arrivals: dict[str, asyncio.Future[float]] = {f"1777{i:07d}": loop.create_future() for i in range(ROUTED)}
+    watcher = asyncio.create_task(_watch_offers(http, token, ready, arrivals))
+    slots = asyncio.Semaphore(ROUTED_CONCURRENCY)
+
+    async def post(i: int, mobile: str) -> None:
+        async with slots:
+            raw, headers = _signed(_envelope(_text_message(mobile, f"wamid.routed.{i}", f"Routed {i}", "hi")))
+            response = await http.post(path, content=raw, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"the webhook from {mobile} failed: HTTP {response.status_code}")
+            await _within_wait(arrivals[mobile], watcher, f"offer for {mobile}")
+
+    try:
+        await _within_wait(ready, watcher, "its first event")
+        started = time.perf_counter()
+        await asyncio.gather(*(post(i, mobile) for i, mobile in enumerate(arrivals)))
+        return ROUTED / (max(arrival.result() for arrival in arrivals.values()) - started)
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+
+
+async def _raw_rate(address: str, namespace: str) -> float:
+    """RAW one-activity workflows, ROUTED_CONCURRENCY at a time, on the stack's Temporal server
+    (after 20 to warm up): completed a second."""
+    client = await Client.connect(address, namespace=namespace)
+    queue = f"bench-trivial-{uuid.uuid4().hex[:8]}"
+    slots = asyncio.Semaphore(ROUTED_CONCURRENCY)
+
+    async def one(i: int) -> None:
+        async with slots:
+            await client.execute_workflow(TrivialWorkflow.run, id=f"{queue}-{i}", task_queue=queue)
+
+    async with Worker(client, task_queue=queue, workflows=[TrivialWorkflow], activities=[nothing]):
+        await asyncio.gather(*(one(i) for i in range(20)))
+        started = time.perf_counter()
+        await asyncio.gather(*(one(i) for i in range(20, 20 + RAW)))
+        return RAW / (time.perf_counter() - started)
+
+
+Measured = tuple[list[tuple[float, float]], list[float], tuple[float, float]]
+
+
+async def _measure(stack: EmbeddedStack) -> Measured:
+    """The ingestion runs (messages/s, statuses/s each), the offer latencies (ms), then routed
+    interactions/s and the raw workflows/s on the same server."""
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=60) as http:
         login = await _call(
             http, "POST", "/api/auth/login", {}, {"username": "admin", "password": ADMIN_PASSWORD}
@@ -282,7 +342,10 @@ async def _measure(stack: EmbeddedStack) -> tuple[list[tuple[float, float]], lis
             http, admin, contact_list["id"], "Bench offers", "BOFR", "15550002222"
         )
         token = await _agent_behind_a_queue(http, admin, account_id)
-        return results, await _offer_latencies(http, path, token)
+        latencies = await _offer_latencies(http, path, token)
+        routed = await _routed_rate(http, path, token)
+        raw = await _raw_rate(stack.settings.temporal_address, stack.settings.temporal_namespace)
+        return results, latencies, (routed, raw)
 
 
 def main() -> None:
@@ -303,7 +366,7 @@ def main() -> None:
             f"{MESSAGES} inbound webhooks ({CONTACTS} contacts) and {STATUSES} status callbacks per run,"
             f" {CONCURRENCY} concurrent; then {OFFERS} offers, one at a time"
         )
-        results, latencies = asyncio.run(_measure(stack))
+        results, latencies, (routed, raw) = asyncio.run(_measure(stack))
     finally:
         stack.stop()
     messages = statistics.median(result[0] for result in results)
@@ -319,6 +382,11 @@ def main() -> None:
         f"offer latency (webhook posted to `offer` event read) over {OFFERS} interactions:"
         f" median {latency:.1f} ms, p95 {p95:.1f} ms"
     )
+    print(
+        f"routed: {routed:.1f} interactions/s ({ROUTED} new contacts, {ROUTED_CONCURRENCY} at a time, to"
+        f" the last offer); raw Temporal, same server: {raw:.1f} one-activity workflows/s;"
+        f" ratio {routed / raw:.2f}"
+    )
     OUT.mkdir(exist_ok=True)
     (OUT / "ingestion.json").write_text(
         json.dumps(
@@ -332,6 +400,9 @@ def main() -> None:
                     "p95": p95,
                     "samples": latencies,
                 },
+                "routed_per_s": routed,
+                "raw_workflows_per_s": raw,
+                "routed_to_raw": routed / raw,
             },
             indent=2,
         )

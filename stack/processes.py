@@ -87,6 +87,20 @@ def wait_for_port(
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f}s")
 
 
+# The dev server's SQLite store in write-ahead-log mode: a commit appends to the log instead of
+# rewriting pages under a rollback journal, and readers no longer block the writer. Durability is
+# kept: `synchronous` stays FULL (the WAL is synced at every commit), so a workflow task, signal
+# or timer Temporal acknowledged survives a crash of the server or of the machine.
+SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=full")
+
+
+def dev_server(db_file: Path, host: str, port: int) -> list[str]:
+    """`temporal server start-dev` on `db_file`, as the embedded stack runs it."""
+    pragmas = [arg for pragma in SQLITE_PRAGMAS for arg in ("--sqlite-pragma", pragma)]
+    return [str(BIN / "temporal"), "server", "start-dev", "--db-filename", str(db_file),
+            "--ip", host, "--port", str(port), *pragmas]  # fmt: skip
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -249,19 +263,14 @@ class EmbeddedStack:
         if self.embedded_temporal:
             host, port = "127.0.0.1", self.settings.temporal_port
             ui = ["--ui-port", str(self.settings.temporal_ui_port)] if self.temporal_ui else ["--headless"]
+            command = [
+                *dev_server(self.data_dir / "temporal.db", host, port), *ui,
+                "--namespace", self.settings.temporal_namespace,
+                "--log-level", "warn", "--ui-disable-news-fetch",
+            ]  # fmt: skip
             self._start_child(
-                "temporal",
-                _Child(
-                    [
-                        str(BIN / "temporal"), "server", "start-dev",
-                        "--db-filename", str(self.data_dir / "temporal.db"),
-                        "--ip", host, "--port", str(port), *ui,
-                        "--namespace", self.settings.temporal_namespace,
-                        "--log-level", "warn", "--ui-disable-news-fetch",
-                    ],
-                    self.env, self.quiet, (host, port), TEMPORAL_READY_SECONDS,
-                ),
-            )  # fmt: skip
+                "temporal", _Child(command, self.env, self.quiet, (host, port), TEMPORAL_READY_SECONDS)
+            )
             self.env["SHARELINE_TEMPORAL_ADDRESS"] = f"{host}:{port}"
         self.settings = self.settings.model_copy(
             update={
