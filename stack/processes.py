@@ -94,7 +94,7 @@ def wait_for_port(
 SQLITE_PRAGMAS = ("journal_mode=wal", "synchronous=full")
 
 
-def dev_server(db_file: Path, host: str, port: int) -> list[str]:
+def temporal_dev_command(db_file: Path, host: str, port: int) -> list[str]:
     """`temporal server start-dev` on `db_file`, as the embedded stack runs it."""
     pragmas = [arg for pragma in SQLITE_PRAGMAS for arg in ("--sqlite-pragma", pragma)]
     return [str(BIN / "temporal"), "server", "start-dev", "--db-filename", str(db_file),
@@ -264,7 +264,7 @@ class EmbeddedStack:
             host, port = "127.0.0.1", self.settings.temporal_port
             ui = ["--ui-port", str(self.settings.temporal_ui_port)] if self.temporal_ui else ["--headless"]
             command = [
-                *dev_server(self.data_dir / "temporal.db", host, port), *ui,
+                *temporal_dev_command(self.data_dir / "temporal.db", host, port), *ui,
                 "--namespace", self.settings.temporal_namespace,
                 "--log-level", "warn", "--ui-disable-news-fetch",
             ]  # fmt: skip

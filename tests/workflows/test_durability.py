@@ -23,7 +23,7 @@ from temporalio.client import Client
 
 from api.app import create_app
 from stack.migrate import connect_temporal, ensure_admin, ensure_search_attributes
-from stack.processes import dev_server, free_port, wait_for_port
+from stack.processes import free_port, temporal_dev_command, wait_for_port
 from tests.conftest import ADMIN_PASSWORD, Api
 from tests.helpers import db, summary_of, wait_for
 from tests.support.floor import accept, go_online, inbound, make_floor, set_plan, the_interaction
@@ -58,7 +58,12 @@ def worker_process(settings, metrics_port: int | None = None) -> Iterator[subpro
 async def dev_server(tmp_path, settings) -> AsyncIterator[str]:
     port = free_port()
     server = subprocess.Popen(  # noqa: ASYNC220 (started once; the fixture then awaits the port)
-        [*dev_server(tmp_path / "temporal.db", "127.0.0.1", port), "--headless", "--log-level", "error"]
+        [
+            *temporal_dev_command(tmp_path / "temporal.db", "127.0.0.1", port),
+            "--headless",
+            "--log-level",
+            "error",
+        ]
     )
     try:
         wait_for_port("127.0.0.1", port, 60, server)
