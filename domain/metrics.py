@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series: noise to a scrape
 REGISTRY = CollectorRegistry()
 
 # Seconds: from moments to an hour, for a wait for an agent and for the work on a conversation.
