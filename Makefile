@@ -35,8 +35,9 @@ lint: $(DEV)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
+# `make bench BENCH=--quick`: smaller runs of the first part, for a look in about a minute.
 bench: $(RUNTIME)
-	$(BIN)/python -m stack.bench
+	$(BIN)/python -m stack.bench $(BENCH)
 	$(BIN)/python -m stack.bench_list
 
 migrate: $(RUNTIME)

@@ -1,16 +1,16 @@
 """`make bench`: webhook ingestion throughput and offer latency on the embedded stack.
 
 Starts a fresh embedded stack (PostgreSQL, Temporal dev server, API, worker) in .bench/stack,
-creates a Meta account with an app secret and no action plan, then, three times:
-  - inbound: MESSAGES signed Meta webhooks, one text message each, from CONTACTS contacts (each
+creates a Meta account with an app secret and no action plan, then, `runs` times (three):
+  - inbound: `messages` signed Meta webhooks, one text message each, from CONTACTS contacts (each
     stored, its interaction found or created, signal-with-start to its workflow), CONCURRENCY at once;
-  - statuses: STATUSES signed `delivered` callbacks for stored outbound messages (one UPDATE each).
+  - statuses: `statuses` signed `delivered` callbacks for stored outbound messages (one UPDATE each).
 Then offer latency, on a second Meta account whose plan is one `queue` step (a beepall queue of one
-online agent holding its event stream open): OFFERS first messages from new contacts, one at a
+online agent holding its event stream open): `offers` first messages from new contacts, one at a
 time, each timed from posting the webhook to the agent's stream delivering its `offer` event.
-Then routed interactions/s: ROUTED first messages from new contacts, ROUTED_CONCURRENCY at a
+Then routed interactions/s: `routed` first messages from new contacts, ROUTED_CONCURRENCY at a
 time, from the first webhook to the last `offer` read, beside the raw limit on the same Temporal
-server: RAW workflows of one activity that does nothing (stack.trivial), ROUTED_CONCURRENCY at a
+server: `raw` workflows of one activity that does nothing (stack.trivial), ROUTED_CONCURRENCY at a
 time, on a worker in this process. Prints each run, the medians, the latency median and p95 and
 the routed rate as a share of the raw one; writes .bench/ingestion.json.
 """
@@ -24,8 +24,10 @@ import hmac
 import json
 import shutil
 import statistics
+import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,18 +40,30 @@ from settings import Settings
 from stack.processes import EmbeddedStack, free_port
 from stack.trivial import TrivialWorkflow, nothing
 
-RUNS = 3
-MESSAGES = 600
 CONTACTS = 100
-STATUSES = 1800
 CONCURRENCY = 16
 APP_SECRET = "bench-app-secret"  # noqa: S105 (a throwaway stack of its own)
 ADMIN_PASSWORD = "bench-admin-password"  # noqa: S105
 AGENT_PASSWORD = "bench-agent-password"  # noqa: S105
-OFFERS = 200
-ROUTED = 500
-RAW = 500
 ROUTED_CONCURRENCY = 50
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """How much each part sends: `runs` ingestion runs of `messages` webhooks and `statuses`
+    callbacks, `offers` timed offers, `routed` routed interactions and `raw` trivial workflows
+    (`--quick`: QUICK, a look in about a minute)."""
+
+    runs: int = 3
+    messages: int = 600
+    statuses: int = 1800
+    offers: int = 200
+    routed: int = 500
+    raw: int = 500
+
+
+FULL = Sizes()
+QUICK = Sizes(runs=1, messages=200, statuses=600, offers=50, routed=150, raw=150)  # `--quick`: a look
 OFFER_WAIT_SECONDS = 30
 OUT = Path(".bench")
 
@@ -104,7 +118,9 @@ async def _blast(http: httpx.AsyncClient, path: str, bodies: list[tuple[bytes, d
     return len(bodies) / elapsed
 
 
-async def _run(http: httpx.AsyncClient, path: str, account_id: int, dsn: str) -> tuple[float, float]:
+async def _run(
+    http: httpx.AsyncClient, path: str, account_id: int, dsn: str, sizes: Sizes
+) -> tuple[float, float]:
     tag = uuid.uuid4().hex[:8]
     inbound = [
         _signed(
@@ -117,7 +133,7 @@ async def _run(http: httpx.AsyncClient, path: str, account_id: int, dsn: str) ->
                 )
             )
         )
-        for i in range(MESSAGES)
+        for i in range(sizes.messages)
     ]
     messages_per_second = await _blast(http, path, inbound)
 
@@ -128,7 +144,7 @@ async def _run(http: httpx.AsyncClient, path: str, account_id: int, dsn: str) ->
                 "INSERT INTO messages (account_id, interaction_id, direction, type, text, payload,"
                 " provider_message_id, status)"
                 " VALUES (%s, %s, 'out', 'text', 'reply', '{}', %s, 'sent')",
-                [(account_id, interaction_id, f"wamid.out.{tag}.{i}") for i in range(STATUSES)],
+                [(account_id, interaction_id, f"wamid.out.{tag}.{i}") for i in range(sizes.statuses)],
             )
     statuses = [
         _signed(
@@ -145,7 +161,7 @@ async def _run(http: httpx.AsyncClient, path: str, account_id: int, dsn: str) ->
                 }
             )
         )
-        for i in range(STATUSES)
+        for i in range(sizes.statuses)
     ]
     statuses_per_second = await _blast(http, path, statuses)
     return messages_per_second, statuses_per_second
@@ -240,8 +256,8 @@ async def _within_wait(awaited: asyncio.Future[Any], watcher: asyncio.Task[None]
     raise RuntimeError(f"no {what} within {OFFER_WAIT_SECONDS} s")
 
 
-async def _offer_latencies(http: httpx.AsyncClient, path: str, token: str) -> list[float]:
-    """OFFERS first messages from new contacts, posted one at a time so that each is timed alone,
+async def _offer_latencies(http: httpx.AsyncClient, path: str, token: str, count: int) -> list[float]:
+    """`count` first messages from new contacts, posted one at a time so that each is timed alone,
     not behind a queue of others: for each, the milliseconds from posting its webhook to reading
     its `offer` event on the agent's stream."""
     loop = asyncio.get_running_loop()
@@ -251,7 +267,7 @@ async def _offer_latencies(http: httpx.AsyncClient, path: str, token: str) -> li
     try:
         await _within_wait(ready, watcher, "its first event")
         latencies = []
-        for i in range(OFFERS):
+        for i in range(count):
             mobile = f"1666{i:07d}"
             arrival = arrivals[mobile] = loop.create_future()
             raw, headers = _signed(
@@ -270,12 +286,12 @@ async def _offer_latencies(http: httpx.AsyncClient, path: str, token: str) -> li
             await watcher
 
 
-async def _routed_rate(http: httpx.AsyncClient, path: str, token: str) -> float:
-    """ROUTED first messages from new contacts, ROUTED_CONCURRENCY webhooks in flight: interactions
+async def _routed_rate(http: httpx.AsyncClient, path: str, token: str, count: int) -> float:
+    """`count` first messages from new contacts, ROUTED_CONCURRENCY webhooks in flight: interactions
     routed a second, from the first post to the last contact's `offer` read on the agent's stream."""
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
-    arrivals: dict[str, asyncio.Future[float]] = {f"1777{i:07d}": loop.create_future() for i in range(ROUTED)}
+    arrivals: dict[str, asyncio.Future[float]] = {f"1777{i:07d}": loop.create_future() for i in range(count)}
     watcher = asyncio.create_task(_watch_offers(http, token, ready, arrivals))
     slots = asyncio.Semaphore(ROUTED_CONCURRENCY)
 
@@ -291,15 +307,15 @@ async def _routed_rate(http: httpx.AsyncClient, path: str, token: str) -> float:
         await _within_wait(ready, watcher, "its first event")
         started = time.perf_counter()
         await asyncio.gather(*(post(i, mobile) for i, mobile in enumerate(arrivals)))
-        return ROUTED / (max(arrival.result() for arrival in arrivals.values()) - started)
+        return count / (max(arrival.result() for arrival in arrivals.values()) - started)
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
 
 
-async def _raw_rate(address: str, namespace: str) -> float:
-    """RAW one-activity workflows, ROUTED_CONCURRENCY at a time, on the stack's Temporal server
+async def _raw_rate(address: str, namespace: str, count: int) -> float:
+    """`count` one-activity workflows, ROUTED_CONCURRENCY at a time, on the stack's Temporal server
     (after 20 to warm up): completed a second."""
     client = await Client.connect(address, namespace=namespace)
     queue = f"bench-trivial-{uuid.uuid4().hex[:8]}"
@@ -312,14 +328,14 @@ async def _raw_rate(address: str, namespace: str) -> float:
     async with Worker(client, task_queue=queue, workflows=[TrivialWorkflow], activities=[nothing]):
         await asyncio.gather(*(one(i) for i in range(20)))
         started = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(20, 20 + RAW)))
-        return RAW / (time.perf_counter() - started)
+        await asyncio.gather(*(one(i) for i in range(20, 20 + count)))
+        return count / (time.perf_counter() - started)
 
 
 Measured = tuple[list[tuple[float, float]], list[float], tuple[float, float]]
 
 
-async def _measure(stack: EmbeddedStack) -> Measured:
+async def _measure(stack: EmbeddedStack, sizes: Sizes) -> Measured:
     """The ingestion runs (messages/s, statuses/s each), the offer latencies (ms), then routed
     interactions/s and the raw workflows/s on the same server."""
     async with httpx.AsyncClient(base_url=stack.api_url, timeout=60) as http:
@@ -333,8 +349,8 @@ async def _measure(stack: EmbeddedStack) -> Measured:
         )
         dsn = stack.settings.libpq_url
         results = []
-        for number in range(1, RUNS + 1):
-            messages, statuses = await _run(http, path, account_id, dsn)
+        for number in range(1, sizes.runs + 1):
+            messages, statuses = await _run(http, path, account_id, dsn, sizes)
             print(f"run {number}: {messages:7.1f} inbound messages/s   {statuses:7.1f} status callbacks/s")
             results.append((messages, statuses))
         # A second account, so the ingestion runs above stay plan-free and comparable with earlier ones.
@@ -342,13 +358,15 @@ async def _measure(stack: EmbeddedStack) -> Measured:
             http, admin, contact_list["id"], "Bench offers", "BOFR", "15550002222"
         )
         token = await _agent_behind_a_queue(http, admin, account_id)
-        latencies = await _offer_latencies(http, path, token)
-        routed = await _routed_rate(http, path, token)
-        raw = await _raw_rate(stack.settings.temporal_address, stack.settings.temporal_namespace)
+        latencies = await _offer_latencies(http, path, token, sizes.offers)
+        routed = await _routed_rate(http, path, token, sizes.routed)
+        address, namespace = stack.settings.temporal_address, stack.settings.temporal_namespace
+        raw = await _raw_rate(address, namespace, sizes.raw)
         return results, latencies, (routed, raw)
 
 
 def main() -> None:
+    sizes = QUICK if "--quick" in sys.argv[1:] else FULL
     data_dir = OUT / "stack"
     shutil.rmtree(data_dir, ignore_errors=True)
     settings = Settings(
@@ -363,28 +381,28 @@ def main() -> None:
     try:
         stack.start()
         print(
-            f"{MESSAGES} inbound webhooks ({CONTACTS} contacts) and {STATUSES} status callbacks per run,"
-            f" {CONCURRENCY} concurrent; then {OFFERS} offers, one at a time"
+            f"{sizes.messages} inbound webhooks ({CONTACTS} contacts) and {sizes.statuses} status callbacks"
+            f" per run, {CONCURRENCY} concurrent; then {sizes.offers} offers, one at a time"
         )
-        results, latencies, (routed, raw) = asyncio.run(_measure(stack))
+        results, latencies, (routed, raw) = asyncio.run(_measure(stack, sizes))
     finally:
         stack.stop()
     messages = statistics.median(result[0] for result in results)
     statuses = statistics.median(result[1] for result in results)
     print(
-        f"median of {RUNS}: {messages:.1f} inbound messages/s, {statuses:.1f} status callbacks/s "
+        f"median of {sizes.runs}: {messages:.1f} inbound messages/s, {statuses:.1f} status callbacks/s "
         f"(statuses are {statuses / messages:.1f}x cheaper)"
     )
     latency = statistics.median(latencies)
     # The 19th of 20-quantiles, statistics' default 'exclusive' method: interpolated at rank 0.95 * (n + 1).
     p95 = statistics.quantiles(latencies, n=20)[18]
     print(
-        f"offer latency (webhook posted to `offer` event read) over {OFFERS} interactions:"
+        f"offer latency (webhook posted to `offer` event read) over {sizes.offers} interactions:"
         f" median {latency:.1f} ms, p95 {p95:.1f} ms"
     )
     print(
-        f"routed: {routed:.1f} interactions/s ({ROUTED} new contacts, {ROUTED_CONCURRENCY} at a time, to"
-        f" the last offer); raw Temporal, same server: {raw:.1f} one-activity workflows/s;"
+        f"routed: {routed:.1f} interactions/s ({sizes.routed} new contacts, {ROUTED_CONCURRENCY} at a time,"
+        f" to the last offer); raw Temporal, same server: {raw:.1f} one-activity workflows/s;"
         f" ratio {routed / raw:.2f}"
     )
     OUT.mkdir(exist_ok=True)
@@ -395,7 +413,7 @@ def main() -> None:
                 "median_messages_per_s": messages,
                 "median_statuses_per_s": statuses,
                 "offer_latency_ms": {
-                    "interactions": OFFERS,
+                    "interactions": sizes.offers,
                     "median": latency,
                     "p95": p95,
                     "samples": latencies,
