@@ -134,26 +134,24 @@ class MessageActivities:
     async def record_send_failure(self, request: SendFailure) -> None:
         """Mark a message still queued as failed, so the agent sees it and may retry it."""
         async with self._access.sessions() as session, session.begin():
-            failed = await session.scalars(
-                update(Message)
-                .where(Message.id == request.message_id, Message.status == DeliveryStatus.queued)
-                .values(
-                    status=DeliveryStatus.failed,
-                    error_code="send_gave_up",
-                    error_text=request.reason[:1000],
-                    status_at=datetime.now(UTC),
+            provider = select(Account.type).where(Account.id == Message.account_id).scalar_subquery()
+            failed = (
+                await session.execute(
+                    update(Message)
+                    .where(Message.id == request.message_id, Message.status == DeliveryStatus.queued)
+                    .values(
+                        status=DeliveryStatus.failed,
+                        error_code="send_gave_up",
+                        error_text=request.reason[:1000],
+                        status_at=datetime.now(UTC),
+                    )
+                    .returning(Message.id, provider)
                 )
-                .returning(Message.id)
-            )
-            ids = failed.all()
-            await notify_status(session, ids)
-            if ids:
-                provider = await session.scalar(
-                    select(Account.type)
-                    .join(Message, Message.account_id == Account.id)
-                    .where(Message.id == ids[0])
-                )
-                metrics.on_commit(session, lambda: metrics.SENDS.labels(str(provider), "gave_up").inc())
+            ).first()
+            if failed is not None:
+                message_id, kind = failed
+                await notify_status(session, [message_id])
+                metrics.on_commit(session, lambda: metrics.SENDS.labels(str(kind), "gave_up").inc())
 
     @activity.defn
     async def queue_message(self, request: QueueMessage) -> int:

@@ -201,7 +201,6 @@ class OfferActivities:
                     return Assignment(False, f"you hold {agent.whatsapp_capacity} interactions already")
             offer.status, offer.resolved_at = OfferStatus.accepted, now
             await session.flush()  # accepted before the others are rescinded below
-            await _count_accept(session, request.interaction_id, now)
             others = Offer.interaction_id == request.interaction_id
             await end_pending_offers(session, others, OfferStatus.rescinded, "taken")
             changes: dict[str, Any] = {"owner_id": request.agent_id, "status": InteractionStatus.open}
@@ -210,9 +209,16 @@ class OfferActivities:
                 await session.execute(
                     update(Queue).where(Queue.id == request.queue_id).values(last_agent_id=request.agent_id)
                 )
-            previous = await session.scalar(
-                select(Interaction.owner_id).where(Interaction.id == request.interaction_id)
-            )
+            previous, started, accepted_before = (
+                await session.execute(
+                    select(
+                        Interaction.owner_id,
+                        Interaction.started_at,
+                        first_accepted(request.interaction_id).scalar_subquery(),
+                    ).where(Interaction.id == request.interaction_id)
+                )
+            ).one()
+            _count_accept(session, wait=(now - started).total_seconds(), first=accepted_before is None)
             await session.execute(
                 update(Interaction).where(Interaction.id == request.interaction_id).values(**changes)
             )
@@ -227,20 +233,12 @@ class OfferActivities:
             return Assignment(True)
 
 
-async def _count_accept(session: AsyncSession, interaction_id: int, now: datetime) -> None:
-    """Count the accept, and the contact's wait if this is the interaction's first."""
-    started, accepted_before = (
-        await session.execute(
-            select(Interaction.started_at, first_accepted(interaction_id).scalar_subquery()).where(
-                Interaction.id == interaction_id
-            )
-        )
-    ).one()
-    wait = (now - started).total_seconds()
+def _count_accept(session: AsyncSession, *, wait: float, first: bool) -> None:
+    """Count the accept once it commits, and the contact's wait if it is the interaction's first."""
 
     def count() -> None:
         metrics.OFFERS.labels(OfferStatus.accepted.value).inc()
-        if accepted_before is None:
+        if first:
             metrics.WAIT.observe(wait)
 
     metrics.on_commit(session, count)

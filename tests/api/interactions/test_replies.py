@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+from domain import metrics
 from tests.helpers import db, wait_for
 from tests.support.conversations import CONTACT, owned, settled
 from tests.webhooks import post_twilio
@@ -179,6 +180,7 @@ async def test_a_send_whose_retries_run_out_is_marked_failed_for_the_agent(
     api, client, admin, fakes, worker, temporal_env
 ):
     floor = await owned(api, client, admin, fakes, temporal_env)
+    gave_up_before = metrics.SENDS.labels("twilio", "gave_up")._value.get()
     for _ in range(20):  # SEND_RETRY's attempts, every one a provider outage
         fakes.fail_next["twilio.send"].append((503, {"code": 20500, "message": "Service unavailable"}, {}))
     response = await client.post(
@@ -195,6 +197,7 @@ async def test_a_send_whose_retries_run_out_is_marked_failed_for_the_agent(
     failed = await wait_for(gave_up, seconds=60)
     assert failed["error_code"] == "send_gave_up"
     assert len(fakes.of("twilio.send")) == 20
+    assert metrics.SENDS.labels("twilio", "gave_up")._value.get() == gave_up_before + 1  # counted once
 
 
 async def test_a_late_window_error_marks_the_reply_failed_with_that_reason(
