@@ -9,7 +9,8 @@ interactions started in the last 30 minutes and today (UTC).
 
 One `LiveFeed` per API process reads the view for all its supervisor streams: every PUSH_SECONDS,
 and SETTLE_SECONDS after any change the event hub hears of (a message, an offer, an accept...),
-and pushes it when it differs from the last one pushed.
+but never more than READING_SHARE of its time under a stream of changes; it pushes the view when
+it differs from the last one pushed.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter
@@ -54,6 +55,11 @@ router = APIRouter(prefix="/api/supervisor", tags=["supervisor"])
 
 PUSH_SECONDS = 2.0
 SETTLE_SECONDS = 0.1  # a burst of changes (an accept writes several rows) is read once
+# Under a stream of changes the feed reads at most this share of the time: a read that took
+# 200 ms (a busy day's service level) waits 800 ms before the next; a quick one, SETTLE_SECONDS.
+READING_SHARE = 0.2
+RECENT = timedelta(minutes=30)  # the service level's short period
+MISSED_WINDOW = timedelta(hours=1)  # an agent's missed offers
 AGENT_WAITS = "(waiting for an agent)"  # the row of interactions waiting for one named agent
 
 
@@ -110,9 +116,11 @@ Pair = tuple[int, int | None]  # (account id, queue id or None)
 async def read_live(session: AsyncSession) -> LiveOut:
     now = await session.scalar(select(func.now()))  # the transaction's: every query's now()
     assert now is not None
-    accounts = (await session.scalars(select(Account).order_by(Account.id))).all()
+    accounts = await session.execute(
+        select(Account.id, Account.key, Account.name, Account.service_level_seconds).order_by(Account.id)
+    )
     queues = await _queues(session, now)
-    recent = await _service_levels(session, func.now() - func.make_interval(0, 0, 0, 0, 0, 30))
+    recent = await _service_levels(session, func.now() - RECENT)
     today = await _service_levels(session, _midnight_utc())
     return LiveOut(
         at=now,
@@ -182,10 +190,11 @@ async def _queues(session: AsyncSession, now: datetime) -> dict[Pair, QueueLive]
     ):
         at(account_id, queue_id)["active"] = active
     names: dict[int, str] = {row.id: row.name for row in await session.execute(select(Queue.id, Queue.name))}
+    pairs = sorted(counts, key=lambda pair: (pair[0], pair[1] is None, pair[1] or 0))
+    eligible = await _eligible_counts(session, pairs)
     live = {}
-    for account_id, queue_id in sorted(counts, key=lambda pair: (pair[0], pair[1] is None, pair[1] or 0)):
+    for (account_id, queue_id), agents_eligible in zip(pairs, eligible, strict=True):
         found = counts[(account_id, queue_id)]
-        eligible = eligible_agents(FindAgents(account_id, queue_id)).subquery()
         oldest: datetime | None = found.get("waiting_since")
         live[(account_id, queue_id)] = QueueLive(
             queue_id=queue_id,
@@ -195,9 +204,19 @@ async def _queues(session: AsyncSession, now: datetime) -> dict[Pair, QueueLive]
             longest_wait_seconds=(now - oldest).total_seconds() if oldest is not None else None,
             offered=found.get("offered", 0),
             active=found.get("active", 0),
-            agents_eligible=await session.scalar(select(func.count()).select_from(eligible)) or 0,
+            agents_eligible=agents_eligible,
         )
     return live
+
+
+async def _eligible_counts(session: AsyncSession, pairs: list[Pair]) -> list[int]:
+    """How many agents each (account, queue) could be offered to now, by the routing's own rule
+    (activities.offers.eligible_agents), all in one statement."""
+    if not pairs:
+        return []
+    eligible = (eligible_agents(FindAgents(account, queue)).subquery() for account, queue in pairs)
+    counts = [select(func.count()).select_from(agents).scalar_subquery() for agents in eligible]
+    return list((await session.execute(select(*counts))).one())
 
 
 def _live_offer() -> ColumnElement[bool]:
@@ -211,7 +230,7 @@ async def _agents(session: AsyncSession) -> list[AgentLive]:
         .where(
             Offer.agent_id == User.id,
             Offer.status == MISSED,
-            Offer.resolved_at >= func.now() - func.make_interval(0, 0, 0, 0, 1),
+            Offer.resolved_at >= func.now() - MISSED_WINDOW,
         )
         .scalar_subquery()
     )
@@ -264,11 +283,13 @@ class LiveFeed:
                 await self._task
 
     async def _read(self) -> None:
+        clock = asyncio.get_running_loop()
         changed = self._hub.watch()
         last: dict[str, Any] | None = None
         try:
             while True:
                 changed.clear()
+                started = clock.time()
                 try:
                     async with self._sessions() as session:
                         view = (await read_live(session)).model_dump(mode="json")
@@ -279,9 +300,10 @@ class LiveFeed:
                         for queue in self._streams:
                             put_dropping_oldest(queue, {"event": "live", "data": view})
                         last = view
+                took = clock.time() - started
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(changed.wait(), PUSH_SECONDS)
-                await asyncio.sleep(SETTLE_SECONDS)
+                await asyncio.sleep(max(SETTLE_SECONDS, took * (1 / READING_SHARE - 1)))
         finally:
             self._hub.unwatch(changed)
 
