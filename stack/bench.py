@@ -27,6 +27,7 @@ import statistics
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -256,62 +257,61 @@ async def _within_wait(awaited: asyncio.Future[Any], watcher: asyncio.Task[None]
     raise RuntimeError(f"no {what} within {OFFER_WAIT_SECONDS} s")
 
 
-async def _offer_latencies(http: httpx.AsyncClient, path: str, token: str, count: int) -> list[float]:
-    """`count` first messages from new contacts, posted one at a time so that each is timed alone,
-    not behind a queue of others: for each, the milliseconds from posting its webhook to reading
-    its `offer` event on the agent's stream."""
+@contextlib.asynccontextmanager
+async def _watching_offers(
+    http: httpx.AsyncClient, path: str, token: str
+) -> AsyncIterator[Callable[[str, str], Awaitable[float]]]:
+    """The agent's event stream, open: yields `offered(mobile, message_id)`, which posts that new
+    contact's first message and returns the perf_counter() at which its `offer` event was read."""
     loop = asyncio.get_running_loop()
     ready: asyncio.Future[None] = loop.create_future()
     arrivals: dict[str, asyncio.Future[float]] = {}
     watcher = asyncio.create_task(_watch_offers(http, token, ready, arrivals))
+
+    async def offered(mobile: str, message_id: str) -> float:
+        arrival: asyncio.Future[float] = loop.create_future()
+        arrivals[mobile] = arrival
+        raw, headers = _signed(_envelope(_text_message(mobile, message_id, f"Contact {mobile}", "hello")))
+        response = await http.post(path, content=raw, headers=headers)
+        if response.status_code != 200:
+            raise RuntimeError(f"the webhook from {mobile} failed: HTTP {response.status_code}")
+        await _within_wait(arrival, watcher, f"offer for {mobile}")
+        return arrival.result()
+
     try:
         await _within_wait(ready, watcher, "its first event")
-        latencies = []
-        for i in range(count):
-            mobile = f"1666{i:07d}"
-            arrival = arrivals[mobile] = loop.create_future()
-            raw, headers = _signed(
-                _envelope(_text_message(mobile, f"wamid.offer.{i}", f"Offer {i}", "hello"))
-            )
-            started = time.perf_counter()
-            response = await http.post(path, content=raw, headers=headers)
-            if response.status_code != 200:
-                raise RuntimeError(f"the webhook from {mobile} failed: HTTP {response.status_code}")
-            await _within_wait(arrival, watcher, f"offer for {mobile}")
-            latencies.append((arrival.result() - started) * 1000)
-        return latencies
+        yield offered
     finally:
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
+
+
+async def _offer_latencies(http: httpx.AsyncClient, path: str, token: str, count: int) -> list[float]:
+    """`count` first messages from new contacts, posted one at a time so that each is timed alone,
+    not behind a queue of others: for each, the milliseconds from posting its webhook to reading
+    its `offer` event on the agent's stream."""
+    latencies = []
+    async with _watching_offers(http, path, token) as offered:
+        for i in range(count):
+            started = time.perf_counter()
+            latencies.append((await offered(f"1666{i:07d}", f"wamid.offer.{i}") - started) * 1000)
+    return latencies
 
 
 async def _routed_rate(http: httpx.AsyncClient, path: str, token: str, count: int) -> float:
     """`count` first messages from new contacts, ROUTED_CONCURRENCY webhooks in flight: interactions
     routed a second, from the first post to the last contact's `offer` read on the agent's stream."""
-    loop = asyncio.get_running_loop()
-    ready: asyncio.Future[None] = loop.create_future()
-    arrivals: dict[str, asyncio.Future[float]] = {f"1777{i:07d}": loop.create_future() for i in range(count)}
-    watcher = asyncio.create_task(_watch_offers(http, token, ready, arrivals))
     slots = asyncio.Semaphore(ROUTED_CONCURRENCY)
+    async with _watching_offers(http, path, token) as offered:
 
-    async def post(i: int, mobile: str) -> None:
-        async with slots:
-            raw, headers = _signed(_envelope(_text_message(mobile, f"wamid.routed.{i}", f"Routed {i}", "hi")))
-            response = await http.post(path, content=raw, headers=headers)
-            if response.status_code != 200:
-                raise RuntimeError(f"the webhook from {mobile} failed: HTTP {response.status_code}")
-            await _within_wait(arrivals[mobile], watcher, f"offer for {mobile}")
+        async def one(i: int) -> float:
+            async with slots:
+                return await offered(f"1777{i:07d}", f"wamid.routed.{i}")
 
-    try:
-        await _within_wait(ready, watcher, "its first event")
         started = time.perf_counter()
-        await asyncio.gather(*(post(i, mobile) for i, mobile in enumerate(arrivals)))
-        return count / (max(arrival.result() for arrival in arrivals.values()) - started)
-    finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
+        arrivals = await asyncio.gather(*(one(i) for i in range(count)))
+    return count / (max(arrivals) - started)
 
 
 async def _raw_rate(address: str, namespace: str, count: int) -> float:
