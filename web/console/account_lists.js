@@ -3,7 +3,7 @@
 
 import { api } from "../common/api.js";
 import { el, announce } from "../common/util.js";
-import { table } from "./forms.js";
+import { table, reason } from "./forms.js";
 
 export async function answersSection(account, ctx) {
   const path = `/api/whatsapp/accounts/${account.id}/answers`;
@@ -41,7 +41,7 @@ export async function answersSection(account, ctx) {
         announce(`${sent.name} saved`);
         show();
       } catch (refused) {
-        error.textContent = Object.entries(refused.fields).map(([f, why]) => `${f}: ${why}`).join("; ") || refused.message;
+        error.textContent = reason(refused);
       }
     } }, el("label", { for: "answer-name", text: "Name" }), name,
     el("label", { for: "answer-value", text: "Answer (mustache: {{contact.first_name}}…)" }), value,
@@ -73,7 +73,7 @@ export async function dispositionsSection(account, ctx) {
             await api.patch(`${path}/${d.id}`, { name: input.value });
             announce(`Renamed ${input.value}`);
             show();
-          } catch (refused) { error.textContent = Object.values(refused.fields || {}).join("; ") || refused.message; }
+          } catch (refused) { error.textContent = reason(refused); }
         } }, input, el("button", { type: "submit" }, "Save name"));
         click.currentTarget.replaceWith(form);
         input.focus();
@@ -102,7 +102,7 @@ export async function dispositionsSection(account, ctx) {
         announce(`${name.value} added`);
         show();
       } catch (refused) {
-        error.textContent = Object.values(refused.fields).join("; ") || refused.message;
+        error.textContent = reason(refused);
       }
     } }, el("label", { for: "disposition-name", text: "Disposition name" }), name,
     el("label", { for: "disposition-parent", text: "Below" }), parent,

@@ -118,3 +118,17 @@ export function table(label, columns, rows) {
 }
 
 export const userName = (user) => user.full_name || user.username;
+
+// What an API refusal says: each field it names with why, else its message.
+export const reason = (error) =>
+  Object.entries(error.fields || {}).map(([path, why]) => `${path}: ${why}`).join("; ") || error.message;
+
+// Save `blob` as the file `name` (an export, a transcript, a report).
+export function download(blob, name) {
+  const url = URL.createObjectURL(blob);
+  const link = el("a", { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}

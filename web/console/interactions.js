@@ -6,7 +6,7 @@ import { api, request, interactionPath } from "../common/api.js";
 import { el, announce, time, contactName } from "../common/util.js";
 import { TicketStream } from "../common/stream.js";
 import { ConditionBuilder } from "./conditions.js";
-import { userName } from "./forms.js";
+import { userName, reason, download } from "./forms.js";
 
 const PAGE = 50;
 const SORTS = [["last_message_at", "Last message"], ["started_at", "Started"], ["last_inbound_at", "Awaiting reply since"]];
@@ -38,25 +38,15 @@ export async function interactionsPage(page, ctx, query = new URLSearchParams())
     if (conditions) p.conditions = JSON.stringify(conditions);
     return p;
   };
-  const listUrl = (p) => {
-    const url = new URLSearchParams();
-    for (const [key, value] of Object.entries(p)) {
-      for (const one of Array.isArray(value) ? value : [value]) url.append(key, one);
-    }
-    url.set("limit", PAGE);
-    url.set("offset", state.offset);
-    return `/api/whatsapp/interactions?${url}`;
-  };
   const search = async (offset = 0) => {
     state.offset = offset;
     error.textContent = "";
     try {
-      const answer = await api.get(listUrl(params()));
+      const answer = await api.get(listUrl(params(), PAGE, state.offset));
       Object.assign(state, { rows: answer.rows, count: answer.count, exact: answer.count_exact,
         selected: new Set(), allMatching: false });
     } catch (refused) {
-      error.textContent = refused.fields ? Object.entries(refused.fields).map(([f, why]) => `${f}: ${why}`).join("; ")
-        : refused.message;
+      error.textContent = reason(refused);
       error.focus();
       return;
     }
@@ -166,7 +156,7 @@ export async function interactionsPage(page, ctx, query = new URLSearchParams())
       announce(`Search ${name} saved`);
       searchName.value = "";
       await loadSaved();
-    } catch (refused) { error.textContent = Object.values(refused.fields).join("; ") || refused.message; }
+    } catch (refused) { error.textContent = reason(refused); }
   };
   const openSaved = () => {
     const chosenSearch = (saved.rows || []).find((s) => String(s.id) === saved.value);
@@ -206,27 +196,23 @@ function exportFilters(p) {
   return body;
 }
 
+// The list's URL for the filters `p` (a list repeats its parameter) and one page.
+function listUrl(p, limit, offset) {
+  const url = new URLSearchParams();
+  for (const [key, value] of Object.entries(p)) for (const one of [value].flat()) url.append(key, one);
+  url.set("limit", limit);
+  url.set("offset", offset);
+  return `/api/whatsapp/interactions?${url}`;
+}
+
 async function allMatchingIds(p, count) {
   const ids = [];
   for (let offset = 0; offset < count; offset += 1000) {
-    const url = new URLSearchParams();
-    for (const [key, value] of Object.entries(p)) for (const one of [value].flat()) url.append(key, one);
-    url.set("limit", 1000);
-    url.set("offset", offset);
-    const { rows } = await api.get(`/api/whatsapp/interactions?${url}`);
+    const { rows } = await api.get(listUrl(p, 1000, offset));
     ids.push(...rows.map((r) => r.id));
     if (rows.length < 1000) break;
   }
   return ids;
-}
-
-function download(blob, name) {
-  const url = URL.createObjectURL(blob);
-  const link = el("a", { href: url, download: name });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
 function filterForm(accounts, users, queues, query) {

@@ -4,6 +4,7 @@
 import { api, request } from "../common/api.js";
 import { el, announce } from "../common/util.js";
 import { duration } from "./live.js";
+import { reason, download } from "./forms.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 
@@ -31,16 +32,13 @@ export function reportsPage(page) {
       out.replaceChildren(chart(report.rows), summaryTable(report));
       announce("Report ready");
     } catch (refused) {
-      error.textContent = Object.values(refused.fields || {}).join("; ") || refused.message;
+      error.textContent = reason(refused);
     }
   };
   const csv = async () => {
     try {
       const response = await request("GET", url(), undefined, { raw: true, accept: "text/csv" });
-      const link = el("a", { href: URL.createObjectURL(await response.blob()), download: `report-${group.value}.csv` });
-      document.body.append(link);
-      link.click();
-      link.remove();
+      download(await response.blob(), `report-${group.value}.csv`);
     } catch (refused) { error.textContent = refused.message; }
   };
   page.append(el("h2", { text: "Reports" }),
