@@ -45,7 +45,7 @@ class InteractionSort(StrEnum):
 
 
 class InteractionFilters(BaseModel):
-    """What the interaction list filters and sorts on (`api.interactions.service.filtered` and
+    """What the interaction list filters and sorts on (`api.interactions.service.matching_ids` and
     `ordered` apply them). Every filter given must hold; time ranges include both ends."""
 
     account_id: int | None = None

@@ -73,12 +73,6 @@ def _seen_by(query: SelectT, user: User) -> SelectT:
     return query
 
 
-def filtered(user: User, filters: InteractionFilters) -> InteractionRows:
-    """The interactions `user` may see that match `filters` (every filter given, and the advanced
-    `conditions`; a bad rule is a 422 naming it)."""
-    return _matching(visible(user), filters)
-
-
 async def visible_accounts(db: AsyncSession | AsyncConnection, user: User) -> list[int] | None:
     """The accounts whose interactions `user` may see, or None for every account (staff)."""
     if user.role is not Role.agent:
@@ -88,7 +82,8 @@ async def visible_accounts(db: AsyncSession | AsyncConnection, user: User) -> li
 
 def matching_ids(filters: InteractionFilters, accounts: Sequence[int] | None) -> Select[int]:
     """The ids of the interactions of `accounts` (None: every account; `visible_accounts`) that
-    match `filters`, as `filtered` finds them. The list orders, pages and counts these and reads
+    match `filters` (every filter given, and the advanced `conditions`; a bad rule is a 422 naming
+    it). The list and the export read these. The list orders, pages and counts these and reads
     the rows of one page only (`page_rows`), so a sort of every match moves ids through an
     index-only scan, not whole rows and their joins: no account join (every interaction has
     one), the contact only when a filter reads it. The accounts are constants, not a join: an
