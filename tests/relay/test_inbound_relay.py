@@ -95,7 +95,7 @@ async def test_a_message_stored_in_a_closed_interaction_opens_the_next_one(
     description = await handle.describe()  # the closed interaction's workflow was not started again
     assert (description.status, description.run_id) == (WorkflowExecutionStatus.COMPLETED, run_id)
     workflow_id = ids.interaction_workflow_id(floor.account["id"], first["contact"]["id"], second)
-    assert (await temporal_env.client.get_workflow_handle(workflow_id).result())["messages_handled"] == 1
+    assert (await result_of(temporal_env.client, workflow_id))["messages_handled"] == 1
 
 
 async def test_a_message_reaching_a_closing_workflow_goes_to_the_next_interaction(

@@ -244,8 +244,7 @@ async def test_tags_conditions_autoreplies_and_close(
     ])  # fmt: skip
     await inbound(client, floor, "SM1", "I want a REFUND")
     interaction = await the_interaction(client, admin)
-    handle = temporal_env.client.get_workflow_handle(interaction["workflow_id"])
-    await handle.result()  # the close step completes the workflow
+    await result_of(temporal_env.client, interaction["workflow_id"])  # the close step completes it
     final = (await client.get(f"/api/whatsapp/interactions/{interaction['id']}", headers=admin)).json()
     assert (final["status"], final["tags"]) == ("closed", ["vip"])
     assert [r.body["Body"] for r in fakes.of("twilio.send")] == ["Refunds: see example.com/refunds"]
