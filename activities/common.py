@@ -43,9 +43,11 @@ async def load_provider_account(session: AsyncSession, box: SecretBox, account_i
 
 def activity_key(part: str = "") -> str:
     """The same for every attempt of one scheduled activity and for no other (its run and activity
-    id): the idempotency key of a row it writes, so a retry after a lost completion finds it."""
+    id): the idempotency key of a row it writes, so a retry after a lost completion finds it.
+    Local activities are numbered apart from ordinary ones in a run, hence their "L"."""
     info = activity.info()
-    return f"{info.workflow_run_id}/{info.activity_id}/{part}"
+    local = "L" if info.is_local else ""
+    return f"{info.workflow_run_id}/{local}{info.activity_id}/{part}"
 
 
 async def timeline(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import psycopg
-from temporalio.client import Client
+from temporalio.client import Client, WorkflowHistory
 from temporalio.service import RPCError, RPCStatusCode
 
 from settings import Settings
@@ -78,3 +79,24 @@ async def ready_summary(client: Client, workflow_id: str) -> InteractionSummary:
     summary = await wait_for(lambda: summary_of(client, workflow_id))
     assert summary is not None
     return summary
+
+
+LOCAL_ACTIVITY_MARKER = "core_local_activity"  # the SDK's marker for a local activity's outcome
+
+
+def completed_activities(history: WorkflowHistory) -> list[str]:
+    """The activity types a history shows completed, in order: ordinary activities by their
+    completed event, local ones by their marker (without a failure)."""
+    scheduled: dict[int, str] = {}
+    done = []
+    for event in history.events:
+        if event.HasField("activity_task_scheduled_event_attributes"):
+            scheduled[event.event_id] = event.activity_task_scheduled_event_attributes.activity_type.name
+        elif event.HasField("activity_task_completed_event_attributes"):
+            done.append(scheduled[event.activity_task_completed_event_attributes.scheduled_event_id])
+        elif event.HasField("marker_recorded_event_attributes"):
+            marker = event.marker_recorded_event_attributes
+            if marker.marker_name == LOCAL_ACTIVITY_MARKER and not marker.HasField("failure"):
+                data = json.loads(marker.details["data"].payloads[0].data)
+                done.append(data["activity_type"])
+    return done

@@ -1,5 +1,12 @@
 """How the interaction workflow calls its routing activities: one timeout and one retry policy for
-all of them, and the timeline event they all record."""
+all of them, and the timeline event they all record.
+
+Routing activities are short PostgreSQL transactions, idempotent under retry, so they run as
+local activities: in the worker that runs the workflow task, recorded as one marker each in the
+history, with no round trip through the server's task queue per step. A new interaction's plan,
+queue lookup, queue entry, agent search and offers are then one workflow task, not six. Sends and
+media downloads (slow, at another company's machine) stay ordinary activities.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +16,7 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError, ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     from activities.plan_facts import PlanActivities, RecordEvent
@@ -17,6 +25,11 @@ ArgT = TypeVar("ArgT")
 ResultT = TypeVar("ResultT")
 
 QUICK = timedelta(seconds=30)
+# Patch id (workflow.patched): runs started before it keep their ordinary routing activities.
+LOCAL_ROUTING = "routing-activities-run-local"
+# A local activity's retries wait on workflow timers, not in the worker: a workflow task held open
+# by a retry's back-off would keep updates (accept, close, transfer) waiting meanwhile.
+LOCAL_RETRY_THRESHOLD = timedelta(seconds=1)
 # Routing's own activities (PostgreSQL): retried for about five minutes, then the failure is said
 # (the interaction's `_routing_failed`) and routing is tried again later, instead of retrying
 # forever unseen. Writes that must happen whatever the wait (closing, moving late messages on,
@@ -32,6 +45,27 @@ ROUTING_RETRY = RetryPolicy(
 
 async def routing(activity: Callable[[Any, ArgT], Awaitable[ResultT]], arg: ArgT) -> ResultT:
     """Run a routing activity (a method of an activities class) with QUICK and ROUTING_RETRY."""
+    if workflow.patched(LOCAL_ROUTING):
+        try:
+            return await workflow.execute_local_activity_method(
+                activity,
+                arg,
+                start_to_close_timeout=QUICK,
+                retry_policy=ROUTING_RETRY,
+                local_retry_threshold=LOCAL_RETRY_THRESHOLD,
+            )
+        except ApplicationError as failure:
+            # A local activity's own failure arrives unwrapped (a timeout or cancel is wrapped):
+            # wrapped here, the workflow handles it as any activity's, not failing the whole run.
+            raise ActivityError(
+                "local activity failed",
+                scheduled_event_id=0,
+                started_event_id=0,
+                identity="",
+                activity_type=activity.__name__,
+                activity_id="",
+                retry_state=None,
+            ) from failure
     return await workflow.execute_activity_method(
         activity, arg, start_to_close_timeout=QUICK, retry_policy=ROUTING_RETRY
     )

@@ -78,9 +78,12 @@ async def test_a_transfer_while_the_owner_is_rechecked_is_refused_and_nothing_we
         await inbound(client, floor, "SM2", "still there?")  # ann has no event stream: absent
         await asyncio.wait_for(checking.wait(), 10)
         path = f"/api/whatsapp/interactions/{interaction['id']}/transfer"
-        response = await client.post(path, json={"agent_id": bob.id}, headers=admin)
-        assert response.status_code == 409, response.text
+        # Asked while the check runs (a local activity: the workflow takes the update once it ends).
+        transfer = asyncio.create_task(client.post(path, json={"agent_id": bob.id}, headers=admin))
+        await asyncio.sleep(0.5)
         proceed.set()
+        response = await transfer
+        assert response.status_code == 409, response.text
         await offered(temporal_env, interaction, {ann.id})  # the absent owner's wait goes on
         assert (await accept(client, interaction, ann)).status_code == 200
         await inbound(client, floor, "SM3", "and now?")  # the workflow still answers and routes

@@ -11,7 +11,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.helpers import db, result_of, wait_for
+from tests.helpers import completed_activities, db, result_of, wait_for
 from tests.support.floor import (
     accept,
     first_message_to_queue,
@@ -287,18 +287,8 @@ async def test_an_agent_coming_online_gets_the_heaviest_then_longest_waiting(
 
     async def both_looked_for_agents():  # a wait row exists a moment before the first look
         for interaction in (first, second):
-            history = await temporal_env.client.get_workflow_handle(
-                interaction["workflow_id"]
-            ).fetch_history()
-            scheduled = {
-                event.event_id
-                for event in history.events
-                if event.activity_task_scheduled_event_attributes.activity_type.name == "find_agents"
-            }
-            if not any(
-                event.activity_task_completed_event_attributes.scheduled_event_id in scheduled
-                for event in history.events
-            ):
+            handle = temporal_env.client.get_workflow_handle(interaction["workflow_id"])
+            if "find_agents" not in completed_activities(await handle.fetch_history()):
                 return False
         return True
 
