@@ -37,6 +37,7 @@ from models import (
     Message,
     MessageType,
 )
+from models.db import after_commit
 from providers import PROVIDERS
 from providers.base import OutboundMessage, SendError, Template
 
@@ -151,7 +152,7 @@ class MessageActivities:
             if failed is not None:
                 message_id, kind = failed
                 await notify_status(session, [message_id])
-                metrics.on_commit(session, lambda: metrics.SENDS.labels(str(kind), "gave_up").inc())
+                after_commit(session, lambda: metrics.SENDS.labels(str(kind), "gave_up").inc())
 
     @activity.defn
     async def queue_message(self, request: QueueMessage) -> int:

@@ -33,6 +33,7 @@ from models import (
     User,
     UserStatus,
 )
+from models.db import after_commit
 from models.events import notify_agents
 from models.interaction import open_count
 from models.routing import first_accepted, stop_waiting
@@ -241,7 +242,7 @@ def _count_accept(session: AsyncSession, *, wait: float, first: bool) -> None:
         if first:
             metrics.WAIT.observe(wait)
 
-    metrics.on_commit(session, count)
+    after_commit(session, count)
 
 
 async def end_pending_offers(
@@ -261,7 +262,7 @@ async def end_pending_offers(
         data = {"interaction_id": interaction_id, "offer_id": offer_id, "reason": reason}
         await notify_agents(session, [agent_id], "offer_rescinded", data)
     if ended:
-        metrics.on_commit(session, lambda: metrics.OFFERS.labels(status.value).inc(len(ended)))
+        after_commit(session, lambda: metrics.OFFERS.labels(status.value).inc(len(ended)))
 
 
 def eligible_agents(request: FindAgents) -> Select[int]:

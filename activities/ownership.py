@@ -28,6 +28,7 @@ from models import (
     User,
     UserStatus,
 )
+from models.db import after_commit
 from models.events import notify_agents, notify_relay
 from models.routing import PRESENCE_WINDOW, first_accepted, stop_waiting
 
@@ -178,7 +179,7 @@ async def _close(session: AsyncSession, interaction: Interaction, request: Close
     accepted = await session.scalar(first_accepted(interaction.id))
     if accepted is not None:
         handled = (closed_at - accepted).total_seconds()
-        metrics.on_commit(session, lambda: metrics.HANDLE.observe(handled))
+        after_commit(session, lambda: metrics.HANDLE.observe(handled))
     if request.disposition_id is not None:
         interaction.disposition_id = request.disposition_id
     elif interaction.owner_id is not None:

@@ -32,6 +32,7 @@ from api.security import TokenSigner
 from api.supervisor import live, reports
 from api.supervisor.live import LiveFeed
 from api.webhooks import router as webhooks
+from api.webhooks.accounts import WebhookAccounts
 from models.db import create_engine, create_sessionmaker
 from models.secrets import SecretBox
 from settings import Settings
@@ -54,15 +55,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         http = httpx.AsyncClient(timeout=settings.http_timeout_seconds)
         sessionmaker = create_sessionmaker(engine)
         feed = LiveFeed(sessionmaker, events)
+        box = SecretBox(key)
         app.state.services = Services(
             settings=settings,
             engine=engine,
             sessionmaker=sessionmaker,
             temporal=temporal,
-            secrets=SecretBox(key),
+            secrets=box,
             tokens=TokenSigner(key, timedelta(minutes=settings.access_token_minutes)),
             events=events,
             live=feed,
+            webhook_accounts=WebhookAccounts(sessionmaker, box, events),
             http=http,
         )
         sweep = asyncio.create_task(finish_earlier_deletes(sessionmaker, settings.media_dir))

@@ -21,6 +21,7 @@ from settings import Settings
 
 if TYPE_CHECKING:
     from api.supervisor.live import LiveFeed
+    from api.webhooks.accounts import WebhookAccounts
 
 
 @dataclass
@@ -35,6 +36,7 @@ class Services:
     tokens: TokenSigner
     events: AgentEventHub
     live: LiveFeed  # the supervisors' live view, read once for all their streams
+    webhook_accounts: WebhookAccounts  # the Receive URL's accounts, credentials opened
     http: httpx.AsyncClient  # calls to Vidaoo and the assistant's model
 
 

@@ -5,19 +5,14 @@ observe waits and handle times (served on SHARELINE_WORKER_METRICS_PORT); API pr
 webhooks they store, end the offers of interactions they delete, and read the interactions
 waiting per queue from the database when scraped (`GET /metrics`).
 
-Counted once a write commits (`after_commit`): a transaction that rolls back, and the activity
+Counted once a write commits (`models.db.after_commit`): a transaction that rolls back, and the activity
 retry that redoes it, count once. Every label comes from a bounded set: an offer's outcome, a
 provider's name, a send's outcome, a queue's name as the admin wrote it; never an id.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
-from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` series: noise to a scrape
 REGISTRY = CollectorRegistry()
@@ -63,21 +58,3 @@ WAITING = Gauge(
     ["queue"],
     registry=REGISTRY,
 )
-
-_ON_COMMIT = "shareline_metrics_on_commit"
-
-
-def on_commit(session: AsyncSession, count: Callable[[], None]) -> None:
-    """Run `count` once the session's transaction commits; never if it rolls back."""
-    session.sync_session.info.setdefault(_ON_COMMIT, []).append(count)
-
-
-@event.listens_for(Session, "after_commit")
-def _committed(session: Session) -> None:
-    for count in session.info.pop(_ON_COMMIT, ()):
-        count()
-
-
-@event.listens_for(Session, "after_rollback")
-def _rolled_back(session: Session) -> None:
-    session.info.pop(_ON_COMMIT, None)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, status
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.accounts.schemas import (
     AccountIn,
@@ -21,9 +22,10 @@ from api.accounts.schemas import (
 )
 from api.accounts.service import account_out, apply_account, new_account, visible_account
 from api.crud import ListOut, ensure_unreferenced, get_or_404, paginate
-from api.deps import AdminUser, CurrentUser, PageDep, ServicesDep, SessionDep
+from api.deps import AdminUser, CurrentUser, PageDep, Services, ServicesDep, SessionDep
 from api.directory.membership import add_member_routes
 from models import Account, AccountAgent, Interaction, Role
+from models.db import after_commit
 
 router = APIRouter(prefix="/api/whatsapp/accounts", tags=["accounts"])
 
@@ -68,12 +70,17 @@ async def update_account(
     account = await get_or_404(session, Account, account_id, "account")
     apply_account(account, body, services.secrets)
     await session.flush()
+    _forget_when_committed(session, services, account_id)
     return account_out(account, services.secrets, admin=True)
 
 
 @router.post("/{account_id}/rotate-token")
 async def rotate_proxy_token(
-    account_id: int, _: AdminUser, session: SessionDep, body: RotateTokenIn | None = None
+    account_id: int,
+    _: AdminUser,
+    session: SessionDep,
+    services: ServicesDep,
+    body: RotateTokenIn | None = None,
 ) -> RotatedTokenOut:
     """A new proxy token (and so Receive URL) for the account. The one it replaces keeps working
     for `overlap_hours`, while the provider's console is updated; a token replaced earlier stops
@@ -84,6 +91,7 @@ async def rotate_proxy_token(
     account.previous_proxy_token_expires_at = datetime.now(UTC) + overlap
     account.proxy_token = secrets.token_urlsafe(32)
     await session.flush()
+    _forget_when_committed(session, services, account_id)
     return RotatedTokenOut(
         proxy_token=account.proxy_token,
         receive_url=account.receive_url,
@@ -92,7 +100,7 @@ async def rotate_proxy_token(
 
 
 @router.delete("/{account_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_account(account_id: int, _: AdminUser, session: SessionDep) -> None:
+async def delete_account(account_id: int, _: AdminUser, session: SessionDep, services: ServicesDep) -> None:
     account = await get_or_404(session, Account, account_id, "account")
     await ensure_unreferenced(
         session,
@@ -105,6 +113,13 @@ async def delete_account(account_id: int, _: AdminUser, session: SessionDep) -> 
         ],
     )
     await session.delete(account)
+    _forget_when_committed(session, services, account_id)
+
+
+def _forget_when_committed(session: AsyncSession, services: Services, account_id: int) -> None:
+    """This process's Receive URL forgets the account as the change commits, so the next
+    webhook reads it (other processes hear of it from the change's NOTIFY, migration 0016)."""
+    after_commit(session, lambda: services.webhook_accounts.forget(account_id))
 
 
 add_member_routes(router, Account, AccountAgent, "account_id", "account")

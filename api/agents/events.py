@@ -6,9 +6,11 @@ open on it: one naming an `agent_id` to that agent's streams (`GET /api/agents/m
 naming only an `interaction_id` (the database's spy triggers send those) to the streams spying on
 that interaction (`GET /api/whatsapp/interactions/{id}/events`); every notification, and one
 saying only `floor` (an agent's status or capacity changed), also sets the watchers' events (the
-supervisors' live view reads again). So a stream on any process gets its events. If the
-listening connection drops it is re-opened, and every open stream is sent `resync`: what was
-notified in the gap is lost, so clients read their state again.
+supervisors' live view reads again). One saying `account` (an account changed or went, migration
+0016) goes to the account caches (api.webhooks.accounts). So a stream on any process gets its
+events. If the listening connection drops it is re-opened, `epoch` counts the connections, and
+every open stream is sent `resync`: what was notified in the gap is lost, so clients read their
+state again.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import contextlib
 import json
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -52,7 +55,9 @@ class AgentEventHub:
         self._streams: dict[Topic, set[asyncio.Queue[dict[str, Any]]]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self._watchers: set[asyncio.Event] = set()
+        self._account_listeners: list[Callable[[int], None]] = []
         self.listening = asyncio.Event()
+        self.epoch = 0  # LISTEN connections so far: what was heard under an older one may be stale
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen(), name="agent-event-hub")
@@ -83,12 +88,20 @@ class AgentEventHub:
     def unwatch(self, changed: asyncio.Event) -> None:
         self._watchers.discard(changed)
 
+    def on_account_change(self, forget: Callable[[int], None]) -> None:
+        """Call `forget` with the id of every account notified as changed or deleted."""
+        self._account_listeners.append(forget)
+
     def deliver(self, payload: str) -> None:
         for changed in self._watchers:
             changed.set()
         try:
             message = json.loads(payload)
             if "floor" in message:  # only the watchers care (set above)
+                return
+            if "account" in message:
+                for forget in self._account_listeners:
+                    forget(int(message["account"]))
                 return
             topic = (
                 agent_topic(int(message["agent_id"]))
@@ -120,6 +133,7 @@ class AgentEventHub:
             try:
                 async with await psycopg.AsyncConnection.connect(self._dsn, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    self.epoch += 1
                     self.listening.set()
                     if listened_before:  # listening again: tell the streams about the gap
                         self._resync_all()

@@ -1,32 +1,29 @@
 """The Receive URL: every provider posts its webhooks for an account here.
 
-Order of work: size and token, content type, signature, parse, then one transaction that stores
-statuses and messages idempotently and wakes the inbound relay. The answer is 200 once it
+Order of work: size and token (the account from this process's cache, api.webhooks.accounts),
+content type, signature, parse, then one transaction that stores statuses and messages
+idempotently and wakes the inbound relay. The answer is 200 once it
 commits: the message is then acknowledged for good, and the relay (relay.inbound, in every
 worker) hands it to its workflow, whether or not Temporal is up at this instant.
 """
 
 from __future__ import annotations
 
-import hmac
 import logging
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.deps import ServicesDep
 from api.errors import AppError, forbidden
+from api.webhooks.accounts import WebhookAccount
 from api.webhooks.service import apply_statuses, record_nonce, record_rejected, store_inbound
 from domain import metrics
-from models import Account
 from models.events import notify_relay
 from providers import PROVIDERS
-from providers.accounts import provider_account
 from providers.base import Parsed, WebhookRejected, WebhookRequest
 
 log = logging.getLogger(__name__)
@@ -40,24 +37,11 @@ def _wrong_token() -> AppError:
     return forbidden("unknown account or wrong token")
 
 
-async def _account(session: AsyncSession, account_id: int, token: str) -> Account:
-    account = await session.get(Account, account_id)
-    if account is None or not _accepts(account, token):
+async def _account(services: ServicesDep, account_id: int, token: str) -> WebhookAccount:
+    account = await services.webhook_accounts.get(account_id)
+    if account is None or not account.accepts(token):
         raise _wrong_token()
     return account
-
-
-def _accepts(account: Account, token: str) -> bool:
-    """The current proxy token, or the one it replaced while the rotation's overlap lasts; both
-    are compared in constant time, whichever matches."""
-    current = hmac.compare_digest(token.encode(), account.proxy_token.encode())
-    previous = account.previous_proxy_token or ""
-    overlapping = (
-        account.previous_proxy_token_expires_at is not None
-        and account.previous_proxy_token_expires_at > datetime.now(UTC)
-    )
-    matches_previous = hmac.compare_digest(token.encode(), previous.encode()) and bool(previous)
-    return current or (matches_previous and overlapping)
 
 
 @router.get("/{account_id}/notify", response_class=PlainTextResponse)
@@ -70,19 +54,16 @@ async def verify_subscription(
     challenge: Annotated[str, Query(alias="hub.challenge", max_length=200)] = "",
 ) -> PlainTextResponse:
     """Meta's subscription handshake: the verify token is the account's proxy token."""
-    async with services.sessionmaker() as session:
-        account = await _account(session, account_id, token or verify_token)
-    if mode != "subscribe" or not _accepts(account, verify_token):
+    account = await _account(services, account_id, token or verify_token)
+    if mode != "subscribe" or not account.accepts(verify_token):
         raise _wrong_token()
     return PlainTextResponse(challenge)
 
 
 def _verified(
-    account: Account, token: str, request: Request, body: bytes, services: ServicesDep
+    account: WebhookAccount, token: str, request: Request, body: bytes
 ) -> tuple[str | None, Parsed]:
-    """Content type, signature and shape of the body, or the AppError that says which failed.
-    A signature over the URL (Twilio's) is checked against the URL called, with the token used:
-    during a rotation's overlap that may be the previous one."""
+    """Content type, signature and shape of the body, or the AppError that says which failed."""
     provider = PROVIDERS[account.type]
     content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     if content_type not in provider.content_types:
@@ -94,12 +75,7 @@ def _verified(
         content_type=content_type,
     )
     try:
-        called = replace(
-            provider_account(account, services.secrets),
-            receive_url=account.receive_url_with(token),
-            proxy_token=token,
-        )
-        nonce = provider.verify(webhook, called, datetime.now(UTC))
+        nonce = provider.verify(webhook, account.called_with(token), datetime.now(UTC))
         return nonce, provider.parse(webhook)
     except WebhookRejected as rejected:
         log.info("webhook for account %s rejected: %s", account.id, rejected.code)
@@ -114,10 +90,10 @@ async def receive(account_id: int, request: Request, services: ServicesDep, toke
     if declared.isascii() and declared.isdigit() and (len(declared) > 18 or int(declared) > limit):
         raise _too_large(limit)
     body = await _read_limited(request, limit)  # before taking a connection: clients may be slow
-    # One connection for the whole webhook: authenticate, verify, store, in one transaction.
+    account = await _account(services, account_id, token)
+    nonce, parsed = _verified(account, token, request, body)
+    # What the webhook carries is stored in one transaction.
     async with services.sessionmaker() as session, session.begin():
-        account = await _account(session, account_id, token)
-        nonce, parsed = _verified(account, token, request, body, services)
         if nonce is not None and not await record_nonce(session, account.id, nonce):
             raise AppError(403, "replayed", "this signature nonce was used already")
         await apply_statuses(session, account.id, parsed.statuses)

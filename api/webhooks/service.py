@@ -17,10 +17,10 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
+from api.webhooks.accounts import WebhookAccount
 from domain.delivery import ADVANCES_FROM, failure_text, lock_provider_id, notify_status
 from models import (
     MEDIA_TYPES,
-    Account,
     Contact,
     DeliveryStatus,
     Direction,
@@ -40,7 +40,7 @@ PENDING_STATUS_LIFETIME = timedelta(days=1)
 REJECTED_ITEM_LIFETIME = timedelta(days=30)
 
 
-async def store_inbound(session: AsyncSession, account: Account, inbound: InboundMessage) -> bool:
+async def store_inbound(session: AsyncSession, account: WebhookAccount, inbound: InboundMessage) -> bool:
     """Store the message unless its provider id is stored already; True if it is new. The inbound
     relay (relay.inbound) hands it to its workflow once the transaction commits."""
     stored = await session.scalar(
@@ -184,7 +184,7 @@ async def record_nonce(session: AsyncSession, account_id: int, nonce: str) -> bo
     return inserted is not None
 
 
-async def record_rejected(session: AsyncSession, account: Account, items: list[RejectedItem]) -> None:
+async def record_rejected(session: AsyncSession, account: WebhookAccount, items: list[RejectedItem]) -> None:
     """Keep the unreadable elements of a batch, raw, for an operator to look at; those older than
     REJECTED_ITEM_LIFETIME go (rows another webhook is pruning are skipped, never waited for)."""
     if not items:
@@ -206,7 +206,7 @@ async def record_rejected(session: AsyncSession, account: Account, items: list[R
     )
 
 
-async def _contact_for(session: AsyncSession, account: Account, inbound: InboundMessage) -> int:
+async def _contact_for(session: AsyncSession, account: WebhookAccount, inbound: InboundMessage) -> int:
     """The contact with this mobile in the account's default list, else a new one there (as
     XCALLY's "List: the default List where the new WhatsApp contacts will be saved"). Only that
     list: a contact curated in another account's list is never shown to this account's agents."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.conftest import error_fields
-from tests.helpers import count, db
+from tests.helpers import count, db, wait_for
 from tests.webhooks import make_account, post_twilio, receive_path, twilio_message
 
 
@@ -19,12 +19,21 @@ async def rotate(client, admin, account: dict[str, Any], **body: Any) -> dict[st
     return rotated
 
 
-def expire_previous_token(settings, account_id: int) -> None:
+async def expire_previous_token(client, settings, account: dict[str, Any]) -> None:
+    """The overlap ends, in SQL; returns once the Receive URL has heard (its account cache forgets
+    the account on the change's NOTIFY): the old token's handshake is refused."""
     with db(settings) as conn:
         conn.execute(
             "UPDATE accounts SET previous_proxy_token_expires_at = now() - interval '1 second' WHERE id = %s",
-            (account_id,),
+            (account["id"],),
         )
+    path = receive_path(account).split("?")[0]
+    params = {"hub.mode": "subscribe", "hub.verify_token": account["proxy_token"], "hub.challenge": "7"}
+
+    async def refused() -> bool:
+        return bool((await client.get(path, params=params)).status_code == 403)
+
+    await wait_for(refused)
 
 
 async def test_old_and_new_tokens_work_during_the_overlap_and_only_the_new_one_after(
@@ -40,7 +49,7 @@ async def test_old_and_new_tokens_work_during_the_overlap_and_only_the_new_one_a
 
     assert (await post_twilio(client, old, twilio_message("SM1"))).status_code == 200
     assert (await post_twilio(client, new, twilio_message("SM2"))).status_code == 200
-    expire_previous_token(settings, old["id"])
+    await expire_previous_token(client, settings, old)
     assert (await post_twilio(client, old, twilio_message("SM3"))).status_code == 403
     assert (await post_twilio(client, new, twilio_message("SM4"))).status_code == 200
     assert count(settings, "messages") == 3
@@ -57,7 +66,7 @@ async def test_meta_handshake_takes_either_token_during_the_overlap(api, client,
 
     assert await handshake(account["proxy_token"]) == 200
     assert await handshake(new_token) == 200
-    expire_previous_token(settings, account["id"])
+    await expire_previous_token(client, settings, account)
     assert await handshake(account["proxy_token"]) == 403
     assert await handshake(new_token) == 200
 
