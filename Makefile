@@ -35,7 +35,8 @@ lint: $(DEV)
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy .
 
-# `make bench BENCH=--quick`: smaller runs of the first part, for a look in about a minute.
+# `make bench`: issue 10's goals on a fresh embedded stack (writes .bench/bench.json and docs/bench.svg),
+# then the list at scale. `make bench BENCH=--quick`: the first part's parts at smaller sizes, a few minutes.
 bench: $(RUNTIME)
 	$(BIN)/python -m stack.bench $(BENCH)
 	$(BIN)/python -m stack.bench_list

@@ -1,368 +1,452 @@
-"""`make bench`: webhook ingestion throughput and offer latency on the embedded stack.
+"""`make bench`: issue 10's goals measured on a fresh embedded stack, one part after another.
 
-Starts a fresh embedded stack (PostgreSQL, Temporal dev server, API, worker) in .bench/stack,
-creates a Meta account with an app secret and no action plan, then, `runs` times (three):
-  - inbound: `messages` signed Meta webhooks, one text message each, from CONTACTS contacts (each
-    stored, its interaction found or created, signal-with-start to its workflow), CONCURRENCY at once;
-  - statuses: `statuses` signed `delivered` callbacks for stored outbound messages (one UPDATE each).
-Then offer latency, on a second Meta account whose plan is one `queue` step (a beepall queue of one
-online agent holding its event stream open): `offers` first messages from new contacts, one at a
-time, each timed from posting the webhook to the agent's stream delivering its `offer` event.
-Then routed interactions/s: `routed` first messages from new contacts, ROUTED_CONCURRENCY at a
-time, from the first webhook to the last `offer` read, beside the raw limit on the same Temporal
-server: `raw` workflows of one activity that does nothing (stack.trivial), ROUTED_CONCURRENCY at a
-time, on a worker in this process. Prints each run, the medians, the latency median and p95 and
-the routed rate as a share of the raw one; writes .bench/ingestion.json.
+Starts the embedded stack (PostgreSQL, Temporal dev server, API, worker) in .bench/stack, then:
+  - P3: the offer latency, webhook posted to the agent's SSE `offer` event, one interaction at a
+    time on a quiet system (stack.bench_routing);
+  - P4: routed interactions/s, ROUTED_CONCURRENCY new contacts in flight until each has its offer,
+    as a share of the raw limit, a trivial one-activity workflow at the same concurrency;
+  - P1: inbound webhooks open loop (stack.bench_load) at each of `inbound_rates` for
+    `inbound_seconds`, text messages from CONTACTS contacts on a plan-free Meta account; after each
+    rate, once the inbound relay has drained (at most RELAY_LIMIT_SECONDS), every acknowledged
+    message is checked to be stored exactly once and handed to its workflow (`signalled_at`);
+  - raw Temporal open loop: the trivial workflow started at the same rates, due time to result;
+  - P2: status callbacks open loop at each of `status_rates` for `status_seconds`, `delivered`
+    for outbound messages stored beforehand (checked applied afterwards);
+  - P5: `waiting` interactions open and waiting in a queue nobody serves (stack.bench_waiting):
+    RSS per part and timer skew.
+Prints every goal with its figure and whether it holds, the per-rate tables and the load average
+before and after; writes .bench/bench.json and draws docs/bench.svg (stack.bench_chart).
+`--quick`: the same parts at QUICK's sizes, a look in a few minutes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import hashlib
-import hmac
 import json
+import multiprocessing
+import os
 import shutil
 import statistics
 import sys
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 import psycopg
 from temporalio.client import Client
-from temporalio.worker import Worker
 
 from settings import Settings
-from stack.processes import EmbeddedStack, free_port
-from stack.trivial import TrivialWorkflow, nothing
+from stack.bench_calls import call, delivered, envelope, meta_account, relay_drained, signed, text_message
+from stack.bench_chart import Series, chart
+from stack.bench_load import Load, Offered, http_request, offer, percentile, serve_null
+from stack.bench_procs import quiet
+from stack.bench_routing import (
+    agent_behind_a_queue,
+    offer_latencies,
+    raw_open_loop,
+    raw_rate,
+    routed_rate,
+    trivial_worker,
+)
+from stack.bench_waiting import waiting_interactions
+from stack.processes import EmbeddedStack, free_port, wait_for_port
 
-CONTACTS = 100
-CONCURRENCY = 16
-APP_SECRET = "bench-app-secret"  # noqa: S105 (a throwaway stack of its own)
-ADMIN_PASSWORD = "bench-admin-password"  # noqa: S105
-AGENT_PASSWORD = "bench-agent-password"  # noqa: S105
-ROUTED_CONCURRENCY = 50
+ADMIN_PASSWORD = "bench-admin-password"  # noqa: S105 (a throwaway stack of its own)
+CONTACTS = 300
+RELAY_LIMIT_SECONDS = 180.0
+SETTLE_SECONDS = 3.0  # after each status rate, for requests the server still works on
+QUIET_LIMIT_SECONDS = 120.0  # before each rate, for the stack to work off the previous one's backlog
+CALIBRATION_RATE = 1000
+CALIBRATION_SECONDS = 5
+INBOUND_GOAL_RATE = 80
+STATUS_GOAL_RATE = 1000
+OUT = Path(".bench")
+CHART = Path("docs/bench.svg")
 
 
 @dataclass(frozen=True)
 class Sizes:
-    """How much each part sends: `runs` ingestion runs of `messages` webhooks and `statuses`
-    callbacks, `offers` timed offers, `routed` routed interactions and `raw` trivial workflows
-    (`--quick`: QUICK, a look in about a minute)."""
+    """How much each part offers (`--quick`: QUICK, a look in a few minutes)."""
 
-    runs: int = 3
-    messages: int = 600
-    statuses: int = 1800
+    inbound_rates: tuple[int, ...] = (20, 40, INBOUND_GOAL_RATE, 160)
+    inbound_seconds: float = 60
+    raw_seconds: float = 20
+    status_rates: tuple[int, ...] = (100, 250, 500, STATUS_GOAL_RATE)
+    status_seconds: float = 15
     offers: int = 200
     routed: int = 500
     raw: int = 500
+    waiting: int = 10_000
+    queue_timeout: int = 60  # seconds: the waiting interactions' queue timers fire during P5
+    timer_sample: int = 300
 
 
 FULL = Sizes()
-QUICK = Sizes(runs=1, messages=200, statuses=600, offers=50, routed=150, raw=150)  # `--quick`: a look
-OFFER_WAIT_SECONDS = 30
-OUT = Path(".bench")
+QUICK = Sizes(
+    inbound_seconds=10,
+    raw_seconds=5,
+    status_seconds=5,
+    offers=30,
+    routed=100,
+    raw=100,
+    waiting=1000,
+    queue_timeout=20,
+    timer_sample=100,
+)
 
 
-def _signed(body: dict[str, Any]) -> tuple[bytes, dict[str, str]]:
-    raw = json.dumps(body).encode()
-    digest = hmac.new(APP_SECRET.encode(), raw, hashlib.sha256).hexdigest()
-    return raw, {"Content-Type": "application/json", "X-Hub-Signature-256": f"sha256={digest}"}
+def _posts(stack: EmbeddedStack, path: str, values: list[dict[str, Any]]) -> list[bytes]:
+    """Each webhook `value`, signed and encoded as a POST to `path` for the load generator."""
+    host, port = stack.settings.api_host, stack.settings.api_port
+    posts = []
+    for value in values:
+        body, headers = signed(envelope(value))
+        posts.append(http_request(host, port, path, headers, body))
+    return posts
 
 
-def _envelope(value: dict[str, Any]) -> dict[str, Any]:
-    value = {"messaging_product": "whatsapp", "metadata": {"phone_number_id": "1"}, **value}
-    return {
-        "object": "whatsapp_business_account",
-        "entry": [{"id": "w", "changes": [{"field": "messages", "value": value}]}],
-    }
+class Parts:
+    """The measured parts, sharing one API client, admin token, contact list, Temporal client,
+    trivial worker and load-generator process."""
 
+    def __init__(
+        self,
+        stack: EmbeddedStack,
+        http: httpx.AsyncClient,
+        admin: dict[str, str],
+        list_id: int,
+        temporal: Client,
+        raw_queue: str,
+        generator: ProcessPoolExecutor,
+    ) -> None:
+        self.stack, self.http, self.admin, self.list_id = stack, http, admin, list_id
+        self.temporal, self.raw_queue, self.generator = temporal, raw_queue, generator
+        self.dsn = stack.settings.libpq_url
+        self.tag = uuid.uuid4().hex[:8]
 
-def _text_message(mobile: str, wamid: str, name: str, text: str) -> dict[str, Any]:
-    """The `value` of a Meta webhook carrying one text message from `mobile`."""
-    return {
-        "contacts": [{"profile": {"name": name}, "wa_id": mobile}],
-        "messages": [
-            {"from": mobile, "id": wamid, "timestamp": "1732442400", "type": "text", "text": {"body": text}}
-        ],
-    }
+    async def _offer(self, rate: float, requests: list[bytes]) -> Offered:
+        """`requests` offered open loop at `rate` from the generator process."""
+        host, port = self.stack.settings.api_host, self.stack.settings.api_port
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.generator, offer, Load(host, port, rate, requests))
 
-
-async def _call(http: httpx.AsyncClient, method: str, url: str, headers: dict[str, str], body: Any) -> Any:
-    response = await http.request(method, url, json=body, headers=headers)
-    if response.is_error:
-        raise RuntimeError(f"{method} {url}: HTTP {response.status_code} {response.text}")
-    return response.json()
-
-
-async def _blast(http: httpx.AsyncClient, path: str, bodies: list[tuple[bytes, dict[str, str]]]) -> float:
-    """Post every body, CONCURRENCY at a time; return requests per second."""
-    gate = asyncio.Semaphore(CONCURRENCY)
-    failures: list[int] = []
-
-    async def post(raw: bytes, headers: dict[str, str]) -> None:
-        async with gate:
-            response = await http.post(path, content=raw, headers=headers)
-            if response.status_code != 200:
-                failures.append(response.status_code)
-
-    started = time.perf_counter()
-    await asyncio.gather(*(post(raw, headers) for raw, headers in bodies))
-    elapsed = time.perf_counter() - started
-    if failures:
-        raise RuntimeError(f"{len(failures)} webhooks failed, e.g. HTTP {failures[0]}")
-    return len(bodies) / elapsed
-
-
-async def _run(
-    http: httpx.AsyncClient, path: str, account_id: int, dsn: str, sizes: Sizes
-) -> tuple[float, float]:
-    tag = uuid.uuid4().hex[:8]
-    inbound = [
-        _signed(
-            _envelope(
-                _text_message(
-                    f"1555{tag[:4]}{i % CONTACTS:04d}",
-                    f"wamid.{tag}.{i}",
-                    f"Bench {i % CONTACTS}",
-                    f"message {i}",
-                )
-            )
+    async def routing(self, sizes: Sizes) -> dict[str, Any]:
+        """P3 and P4, on an account whose plan is a beepall queue of one online agent."""
+        account_id, path = await meta_account(
+            self.http, self.admin, self.list_id, "Bench offers", "BOFR", "15550002222"
         )
-        for i in range(sizes.messages)
-    ]
-    messages_per_second = await _blast(http, path, inbound)
-
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        interaction_id = conn.execute("SELECT max(id) FROM interactions").fetchone()[0]  # type: ignore[index]
-        with conn.cursor() as cursor:
-            cursor.executemany(
-                "INSERT INTO messages (account_id, interaction_id, direction, type, text, payload,"
-                " provider_message_id, status)"
-                " VALUES (%s, %s, 'out', 'text', 'reply', '{}', %s, 'sent')",
-                [(account_id, interaction_id, f"wamid.out.{tag}.{i}") for i in range(sizes.statuses)],
-            )
-    statuses = [
-        _signed(
-            _envelope(
-                {
-                    "statuses": [
-                        {
-                            "id": f"wamid.out.{tag}.{i}",
-                            "status": "delivered",
-                            "timestamp": "1732442401",
-                            "recipient_id": "1",
-                        }
-                    ]
-                }
-            )
-        )
-        for i in range(sizes.statuses)
-    ]
-    statuses_per_second = await _blast(http, path, statuses)
-    return messages_per_second, statuses_per_second
-
-
-async def _meta_account(
-    http: httpx.AsyncClient, admin: dict[str, str], list_id: int, name: str, key: str, phone: str
-) -> tuple[int, str]:
-    """A Meta account whose webhooks are signed with APP_SECRET: its id and its receive URL's path."""
-    account = await _call(
-        http,
-        "POST",
-        "/api/whatsapp/accounts",
-        admin,
-        {
-            "name": name,
-            "key": key,
-            "list_id": list_id,
-            "type": "meta",
-            "phone": phone,
-            "credentials": {
-                "account_sid": "w",
-                "auth_token": "t",
-                "app_id": "a",
-                "phone_number_id": "1",
-                "app_secret": APP_SECRET,
+        token = await agent_behind_a_queue(self.http, self.admin, account_id)
+        latencies = await offer_latencies(self.http, path, token, sizes.offers)
+        routed = await routed_rate(self.http, path, token, sizes.routed)
+        raw = await raw_rate(self.temporal, self.raw_queue, sizes.raw)
+        return {
+            "offer_latency_ms": {
+                "interactions": sizes.offers,
+                "p50": statistics.median(latencies),
+                "p95": percentile(latencies, 95),
+                "p99": percentile(latencies, 99),
             },
-        },
-    )
-    return account["id"], "/" + account["receive_url"].split("://", 1)[1].split("/", 1)[1]
+            "routed_per_s": routed,
+            "raw_workflows_per_s": raw,
+            "routed_to_raw": routed / raw,
+        }
+
+    async def inbound(self, account_id: int, path: str, rate: int, seconds: float) -> dict[str, Any]:
+        """P1 at one rate, then the exactly-once check of what was acknowledged."""
+        prefix = f"wamid.in.{self.tag}.{rate}."
+        values = [
+            text_message(f"1999{i % CONTACTS:07d}", f"{prefix}{i}", f"Bench {i % CONTACTS}", f"message {i}")
+            for i in range(int(rate * seconds))
+        ]
+        offered = await self._offer(rate, _posts(self.stack, path, values))
+        drained = await relay_drained(self.dsn, account_id, RELAY_LIMIT_SECONDS)
+        async with await psycopg.AsyncConnection.connect(self.dsn) as conn:
+            cursor = await conn.execute(
+                "SELECT provider_message_id, count(*), count(signalled_at) FROM messages"
+                " WHERE account_id = %s AND provider_message_id LIKE %s GROUP BY 1",
+                (account_id, prefix + "%"),
+            )
+            stored = {wamid: (copies, signalled) for wamid, copies, signalled in await cursor.fetchall()}
+        acked = [f"{prefix}{i}" for i in offered.answered]
+        return {
+            **offered.summary(),
+            "relay_drained_s": drained,
+            "lost": sum(1 for wamid in acked if wamid not in stored),
+            "duplicated": sum(copies - 1 for copies, _ in stored.values()),
+            "not_relayed": sum(1 for copies, signalled in stored.values() if signalled < copies),
+        }
+
+    async def statuses(self, account_id: int, path: str, rate: int, seconds: float) -> dict[str, Any]:
+        """P2 at one rate: `delivered` for outbound messages stored just before, then how many of
+        the acknowledged ones moved to `delivered`."""
+        prefix = f"wamid.out.{self.tag}.{rate}."
+        wamids = [f"{prefix}{i}" for i in range(int(rate * seconds))]
+        async with await psycopg.AsyncConnection.connect(self.dsn, autocommit=True) as conn:
+            cursor = await conn.execute(
+                "SELECT max(id) FROM interactions WHERE account_id = %s", (account_id,)
+            )
+            interaction = await cursor.fetchone()
+            async with conn.cursor() as insert:
+                await insert.executemany(
+                    "INSERT INTO messages (account_id, interaction_id, direction, type, text, payload,"
+                    " provider_message_id, status) VALUES (%s, %s, 'out', 'text', 'reply', '{}', %s, 'sent')",
+                    [(account_id, interaction[0] if interaction else None, wamid) for wamid in wamids],
+                )
+            offered = await self._offer(rate, _posts(self.stack, path, [delivered(w) for w in wamids]))
+            await asyncio.sleep(SETTLE_SECONDS)
+            cursor = await conn.execute(
+                "SELECT count(*) FROM messages WHERE account_id = %s AND provider_message_id = ANY(%s)"
+                " AND status = 'delivered'",
+                (account_id, [wamids[i] for i in offered.answered]),
+            )
+            applied = await cursor.fetchone()
+        return {**offered.summary(), "applied": applied[0] if applied else 0}
+
+    async def _quiet(self, next_part: str) -> float | None:
+        """Wait for the stack to be quiet (stack.bench_procs.quiet), then say what comes next."""
+        waited = await quiet(self.stack, QUIET_LIMIT_SECONDS)
+        busy = "still busy after" if waited is None else "quiet after"
+        print(
+            f"{next_part} ({busy} {QUIET_LIMIT_SECONDS if waited is None else waited:.0f} s) ...", flush=True
+        )
+        return waited
+
+    async def all(self, sizes: Sizes) -> dict[str, Any]:
+        results: dict[str, Any] = {}
+        await self._quiet("P3, P4: offer latency and routed interactions/s")
+        results["routing"] = await self.routing(sizes)
+        account_id, path = await meta_account(
+            self.http, self.admin, self.list_id, "Bench", "BENCH", "15550001111"
+        )
+        results["inbound"] = []
+        for rate in sizes.inbound_rates:
+            waited = await self._quiet(f"P1: inbound webhooks at {rate}/s for {sizes.inbound_seconds:g} s")
+            row = await self.inbound(account_id, path, rate, sizes.inbound_seconds)
+            results["inbound"].append({**row, "waited_for_quiet_s": waited})
+        results["raw_open_loop"] = []
+        for rate in sizes.inbound_rates:
+            waited = await self._quiet(
+                f"raw Temporal: trivial workflows at {rate}/s for {sizes.raw_seconds:g} s"
+            )
+            raw = await raw_open_loop(self.temporal, self.raw_queue, rate, sizes.raw_seconds)
+            results["raw_open_loop"].append({**raw.summary(), "waited_for_quiet_s": waited})
+        results["statuses"] = []
+        for rate in sizes.status_rates:
+            waited = await self._quiet(f"P2: status callbacks at {rate}/s for {sizes.status_seconds:g} s")
+            row = await self.statuses(account_id, path, rate, sizes.status_seconds)
+            results["statuses"].append({**row, "waited_for_quiet_s": waited})
+        await self._quiet(f"P5: {sizes.waiting:,} interactions waiting in a queue nobody serves")
+        results["waiting"] = await waiting_interactions(
+            self.stack,
+            self.http,
+            self.admin,
+            self.list_id,
+            self.temporal,
+            sizes.waiting,
+            sizes.queue_timeout,
+            sizes.timer_sample,
+        )
+        return results
 
 
-async def _agent_behind_a_queue(http: httpx.AsyncClient, admin: dict[str, str], account_id: int) -> str:
-    """An online agent, the only member of the account and of a beepall queue that is the account's
-    whole plan: its access token. Pending offers do not count against capacity (owned interactions
-    do), so the default capacity takes every offer."""
-    agent = await _call(
-        http, "POST", "/api/users", admin, {"username": "bench-agent", "password": AGENT_PASSWORD}
-    )
-    queue = await _call(http, "POST", "/api/whatsapp/queues", admin, {"name": "Bench", "strategy": "beepall"})
-    await _call(http, "POST", f"/api/whatsapp/accounts/{account_id}/agents", admin, {"ids": [agent["id"]]})
-    await _call(http, "POST", f"/api/whatsapp/queues/{queue['id']}/agents", admin, {"ids": [agent["id"]]})
-    # Longer than the whole measurement: no offer expires (and is rescinded) while it runs.
-    plan = [{"application": "queue", "params": {"queue_id": queue["id"], "timeout": 3600}}]
-    await _call(http, "PUT", f"/api/whatsapp/accounts/{account_id}/actions", admin, plan)
-    login = {"username": "bench-agent", "password": AGENT_PASSWORD}
-    token: str = (await _call(http, "POST", "/api/auth/login", {}, login))["access_token"]
-    await _call(
-        http, "PUT", "/api/agents/me/status", {"Authorization": f"Bearer {token}"}, {"status": "online"}
-    )
-    return token
-
-
-async def _watch_offers(
-    http: httpx.AsyncClient,
-    token: str,
-    ready: asyncio.Future[None],
-    arrivals: dict[str, asyncio.Future[float]],
-) -> None:
-    """Read the agent's event stream: resolve `ready` on its first event, and each contact's future
-    in `arrivals` with the perf_counter() at which its `offer` event was read."""
-    async with http.stream(
-        "GET",
-        "/api/agents/me/events",
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=httpx.Timeout(10, read=None),
-    ) as response:
-        response.raise_for_status()
-        name = ""
-        async for line in response.aiter_lines():
-            if line.startswith("event: "):
-                name = line.removeprefix("event: ")
-            elif line.startswith("data: "):
-                read_at = time.perf_counter()
-                if not ready.done():
-                    ready.set_result(None)
-                if name == "offer":
-                    mobile = json.loads(line.removeprefix("data: "))["contact"]["mobile"]
-                    arrival = arrivals.get(mobile)
-                    if arrival is not None and not arrival.done():
-                        arrival.set_result(read_at)
-
-
-async def _within_wait(awaited: asyncio.Future[Any], watcher: asyncio.Task[None], what: str) -> None:
-    """Wait up to OFFER_WAIT_SECONDS for `awaited`; if the event stream ends first, fail with its error."""
-    await asyncio.wait({awaited, watcher}, timeout=OFFER_WAIT_SECONDS, return_when=asyncio.FIRST_COMPLETED)
-    if awaited.done():
-        return
-    if watcher.done():
-        watcher.result()
-        raise RuntimeError(f"the agent's event stream ended before {what}")
-    raise RuntimeError(f"no {what} within {OFFER_WAIT_SECONDS} s")
-
-
-@contextlib.asynccontextmanager
-async def _watching_offers(
-    http: httpx.AsyncClient, path: str, token: str
-) -> AsyncIterator[Callable[[str, str], Awaitable[float]]]:
-    """The agent's event stream, open: yields `offered(mobile, message_id)`, which posts that new
-    contact's first message and returns the perf_counter() at which its `offer` event was read."""
-    loop = asyncio.get_running_loop()
-    ready: asyncio.Future[None] = loop.create_future()
-    arrivals: dict[str, asyncio.Future[float]] = {}
-    watcher = asyncio.create_task(_watch_offers(http, token, ready, arrivals))
-
-    async def offered(mobile: str, message_id: str) -> float:
-        arrival: asyncio.Future[float] = loop.create_future()
-        arrivals[mobile] = arrival
-        raw, headers = _signed(_envelope(_text_message(mobile, message_id, f"Contact {mobile}", "hello")))
-        response = await http.post(path, content=raw, headers=headers)
-        if response.status_code != 200:
-            raise RuntimeError(f"the webhook from {mobile} failed: HTTP {response.status_code}")
-        await _within_wait(arrival, watcher, f"offer for {mobile}")
-        return arrival.result()
-
-    try:
-        await _within_wait(ready, watcher, "its first event")
-        yield offered
-    finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
-
-
-async def _offer_latencies(http: httpx.AsyncClient, path: str, token: str, count: int) -> list[float]:
-    """`count` first messages from new contacts, posted one at a time so that each is timed alone,
-    not behind a queue of others: for each, the milliseconds from posting its webhook to reading
-    its `offer` event on the agent's stream."""
-    latencies = []
-    async with _watching_offers(http, path, token) as offered:
-        for i in range(count):
-            started = time.perf_counter()
-            latencies.append((await offered(f"1666{i:07d}", f"wamid.offer.{i}") - started) * 1000)
-    return latencies
-
-
-async def _routed_rate(http: httpx.AsyncClient, path: str, token: str, count: int) -> float:
-    """`count` first messages from new contacts, ROUTED_CONCURRENCY webhooks in flight: interactions
-    routed a second, from the first post to the last contact's `offer` read on the agent's stream."""
-    slots = asyncio.Semaphore(ROUTED_CONCURRENCY)
-    async with _watching_offers(http, path, token) as offered:
-
-        async def one(i: int) -> float:
-            async with slots:
-                return await offered(f"1777{i:07d}", f"wamid.routed.{i}")
-
-        started = time.perf_counter()
-        arrivals = await asyncio.gather(*(one(i) for i in range(count)))
-    return count / (max(arrivals) - started)
-
-
-async def _raw_rate(address: str, namespace: str, count: int) -> float:
-    """`count` one-activity workflows, ROUTED_CONCURRENCY at a time, on the stack's Temporal server
-    (after 20 to warm up): completed a second."""
-    client = await Client.connect(address, namespace=namespace)
-    queue = f"bench-trivial-{uuid.uuid4().hex[:8]}"
-    slots = asyncio.Semaphore(ROUTED_CONCURRENCY)
-
-    async def one(i: int) -> None:
-        async with slots:
-            await client.execute_workflow(TrivialWorkflow.run, id=f"{queue}-{i}", task_queue=queue)
-
-    async with Worker(client, task_queue=queue, workflows=[TrivialWorkflow], activities=[nothing]):
-        await asyncio.gather(*(one(i) for i in range(20)))
-        started = time.perf_counter()
-        await asyncio.gather(*(one(i) for i in range(20, 20 + count)))
-        return count / (time.perf_counter() - started)
-
-
-Measured = tuple[list[tuple[float, float]], list[float], tuple[float, float]]
-
-
-async def _measure(stack: EmbeddedStack, sizes: Sizes) -> Measured:
-    """The ingestion runs (messages/s, statuses/s each), the offer latencies (ms), then routed
-    interactions/s and the raw workflows/s on the same server."""
-    async with httpx.AsyncClient(base_url=stack.api_url, timeout=60) as http:
-        login = await _call(
+async def _measure(stack: EmbeddedStack, sizes: Sizes, generator: ProcessPoolExecutor) -> dict[str, Any]:
+    settings = stack.settings
+    temporal = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    async with (
+        httpx.AsyncClient(base_url=stack.api_url, timeout=60) as http,
+        trivial_worker(temporal) as raw_queue,
+    ):
+        login = await call(
             http, "POST", "/api/auth/login", {}, {"username": "admin", "password": ADMIN_PASSWORD}
         )
         admin = {"Authorization": f"Bearer {login['access_token']}"}
-        contact_list = await _call(http, "POST", "/api/cm/lists", admin, {"name": "Bench"})
-        account_id, path = await _meta_account(
-            http, admin, contact_list["id"], "Bench", "BENCH", "15550001111"
-        )
-        dsn = stack.settings.libpq_url
-        results = []
-        for number in range(1, sizes.runs + 1):
-            messages, statuses = await _run(http, path, account_id, dsn, sizes)
-            print(f"run {number}: {messages:7.1f} inbound messages/s   {statuses:7.1f} status callbacks/s")
-            results.append((messages, statuses))
-        # A second account, so the ingestion runs above stay plan-free and comparable with earlier ones.
-        account_id, path = await _meta_account(
-            http, admin, contact_list["id"], "Bench offers", "BOFR", "15550002222"
-        )
-        token = await _agent_behind_a_queue(http, admin, account_id)
-        latencies = await _offer_latencies(http, path, token, sizes.offers)
-        routed = await _routed_rate(http, path, token, sizes.routed)
-        address, namespace = stack.settings.temporal_address, stack.settings.temporal_namespace
-        raw = await _raw_rate(address, namespace, sizes.raw)
-        return results, latencies, (routed, raw)
+        contact_list = await call(http, "POST", "/api/cm/lists", admin, {"name": "Bench"})
+        parts = Parts(stack, http, admin, contact_list["id"], temporal, raw_queue, generator)
+        return await parts.all(sizes)
+
+
+def _calibrate(generator: ProcessPoolExecutor) -> dict[str, Any]:
+    """The load generator alone: CALIBRATION_RATE requests/s for CALIBRATION_SECONDS against a
+    server in another process that answers at once (stack.bench_load.serve_null)."""
+    host, port = "127.0.0.1", free_port()
+    server = multiprocessing.get_context("spawn").Process(target=serve_null, args=(host, port), daemon=True)
+    server.start()
+    try:
+        wait_for_port(host, port, 30)
+        request = http_request(host, port, "/", {"Content-Type": "application/json"}, b"{}" * 200)
+        load = Load(host, port, CALIBRATION_RATE, [request] * CALIBRATION_RATE * CALIBRATION_SECONDS)
+        return generator.submit(offer, load).result().summary()
+    finally:
+        server.kill()
+        server.join()
+
+
+def _at(rows: list[dict[str, Any]], rate: int) -> dict[str, Any]:
+    return next(row for row in rows if row["offered_per_s"] == rate)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
+
+
+def _goals(results: dict[str, Any], sizes: Sizes) -> list[tuple[str, str, str, bool]]:
+    """(what, figure, goal, holds) for every goal of issue 10, and for the load generator's own."""
+    inbound = _at(results["inbound"], INBOUND_GOAL_RATE)
+    status = _at(results["statuses"], STATUS_GOAL_RATE)
+    offers = results["routing"]["offer_latency_ms"]
+    ratio = results["routing"]["routed_to_raw"]
+    waiting = results["waiting"]
+    skew = waiting["timer_skew_ms"]
+    worker_mb = max(waiting["rss_mb_peak"]["worker"], waiting["rss_mb_end"]["worker"])
+    lost = sum(row["lost"] for row in results["inbound"])
+    duplicated = sum(row["duplicated"] for row in results["inbound"])
+    unrelayed = sum(row["not_relayed"] for row in results["inbound"])
+    calibration = results["generator_calibration"]
+    return [
+        (
+            f"P1 inbound {INBOUND_GOAL_RATE}/s for {sizes.inbound_seconds:g} s",
+            f"{inbound['answered_per_s']:.1f}/s answered, p99 {_ms(inbound['p99_ms'])},"
+            f" {inbound['errors']} errors",
+            "p99 < 200 ms, no errors",
+            inbound["p99_ms"] is not None and inbound["p99_ms"] < 200 and inbound["errors"] == 0,
+        ),
+        (
+            "P1 exactly once (every rate)",
+            f"{lost} lost, {duplicated} duplicated, {unrelayed} not relayed",
+            "0 lost, 0 duplicated",
+            lost == duplicated == unrelayed == 0,
+        ),
+        (
+            f"P2 status callbacks {STATUS_GOAL_RATE}/s",
+            f"{status['answered_per_s']:.0f}/s answered, p99 {_ms(status['p99_ms'])},"
+            f" {status['errors']} errors",
+            "p99 < 50 ms, no errors",
+            status["p99_ms"] is not None and status["p99_ms"] < 50 and status["errors"] == 0,
+        ),
+        (
+            "P3 webhook -> SSE offer, quiet",
+            f"p50 {_ms(offers['p50'])}, p95 {_ms(offers['p95'])} ({offers['interactions']})",
+            "p50 < 150 ms, p95 < 250 ms",
+            offers["p50"] < 150 and offers["p95"] is not None and offers["p95"] < 250,
+        ),
+        (
+            "P4 routed / raw Temporal",
+            f"{results['routing']['routed_per_s']:.1f}/s / {results['routing']['raw_workflows_per_s']:.1f}/s"
+            f" = {ratio:.2f}",
+            ">= 0.8",
+            ratio >= 0.8,
+        ),
+        (
+            f"P5 worker RSS, {waiting['interactions']:,} waiting",
+            f"{worker_mb:,.0f} MB (peak)",
+            "< 1 GB at 10,000",
+            worker_mb < 1024,
+        ),
+        (
+            f"P5 timer skew ({skew['timers']} timers)",
+            f"p50 {_ms(skew['p50'])}, p99 {_ms(skew['p99'])}, max {_ms(skew['max'])}",
+            "within 1 s of due",
+            skew["max"] is not None and skew["max"] < 1000,
+        ),
+        (
+            f"load generator alone, {CALIBRATION_RATE}/s",
+            f"sent {calibration['sent_per_s']:.0f}/s, lateness p99 {_ms(calibration['lateness_p99_ms'])},"
+            f" {calibration['client_cpu_seconds']:.1f} CPU s",
+            "sends >= 99%, lateness p99 < 10 ms",
+            calibration["sent_per_s"] >= 0.99 * CALIBRATION_RATE and calibration["lateness_p99_ms"] < 10,
+        ),
+    ]
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join([lines[0], "  ".join("-" * width for width in widths), *lines[1:]])
+
+
+def _rates_table(
+    title: str, rows: list[dict[str, Any]], extra: dict[str, Callable[[dict[str, Any]], str]]
+) -> str:
+    def number(value: float | None) -> str:
+        return "-" if value is None else f"{value:,.1f}"
+
+    header = ["offered/s", "sent/s", "answered/s", "p50", "p95", "p99", "max", "errors", "late p99",
+              "client CPU s", *extra]  # fmt: skip
+    body = [
+        [
+            f"{row['offered_per_s']:g}",
+            number(row["sent_per_s"]),
+            number(row["answered_per_s"]),
+            _ms(row["p50_ms"]),
+            _ms(row["p95_ms"]),
+            _ms(row["p99_ms"]),
+            _ms(row["max_ms"]),
+            str(row["errors"]),
+            _ms(row["lateness_p99_ms"]),
+            f"{row['client_cpu_seconds']:.1f}",
+            *(cell(row) for cell in extra.values()),
+        ]
+        for row in rows
+    ]
+    return f"{title}\n{_table([header, *body])}"
+
+
+def _report(results: dict[str, Any], goals: list[tuple[str, str, str, bool]]) -> str:
+    waiting = results["waiting"]
+    rss = [["part", "before MB", "peak MB", "end MB"]] + [
+        [part, f"{waiting['rss_mb_before'][part]:,.0f}", f"{mb:,.0f}", f"{waiting['rss_mb_end'][part]:,.0f}"]
+        for part, mb in waiting["rss_mb_peak"].items()
+    ]
+    return "\n\n".join(
+        [
+            _table(
+                [
+                    ["what", "figure", "goal", "holds"],
+                    *([*row[:3], "yes" if row[3] else "NO"] for row in goals),
+                ]
+            ),
+            _rates_table(
+                "P1 inbound webhooks, open loop (latency from the scheduled send)",
+                results["inbound"],
+                {
+                    "lost/dup/unrelayed": lambda r: f"{r['lost']}/{r['duplicated']}/{r['not_relayed']}",
+                    "relay drained": lambda r: (
+                        "-" if r["relay_drained_s"] is None else f"{r['relay_drained_s']:.1f} s"
+                    ),
+                },
+            ),
+            _rates_table(
+                "P2 status callbacks, open loop",
+                results["statuses"],
+                {"applied": lambda r: str(r["applied"])},
+            ),
+            _rates_table(
+                "raw Temporal: trivial one-activity workflows, open loop (start to result;"
+                " CPU includes this process's worker)",
+                results["raw_open_loop"],
+                {},
+            ),
+            f"P5: {waiting['interactions']:,} interactions posted at {waiting['posted_per_s']:.0f}/s,"
+            f" relay drained {waiting['relay_drained_after_posting_s']:.0f} s after;"
+            f" {waiting['open_interaction_workflows']:,} interaction workflows running at the end;"
+            f" RSS per part (process tree)\n{_table(rss)}",
+            _rates_table(
+                "the load generator alone, against a server that answers at once",
+                [results["generator_calibration"]],
+                {},
+            ),
+            f"load average before {results['load_before']}, after {results['load_after']}",
+        ]
+    )
+
+
+def _series(rows: list[dict[str, Any]]) -> list[tuple[float, float | None, float | None, bool]]:
+    return [(row["offered_per_s"], row["p50_ms"], row["p99_ms"], row["errors"] > 0) for row in rows]
 
 
 def main() -> None:
@@ -376,55 +460,42 @@ def main() -> None:
         admin_password=ADMIN_PASSWORD,
         public_url="http://127.0.0.1",
     )
+    load_before = os.getloadavg()
     stack = EmbeddedStack(settings, temporal_ui=False, quiet=True)
-    print(f"Starting the embedded stack in {data_dir} ...")
-    try:
-        stack.start()
-        print(
-            f"{sizes.messages} inbound webhooks ({CONTACTS} contacts) and {sizes.statuses} status callbacks"
-            f" per run, {CONCURRENCY} concurrent; then {sizes.offers} offers, one at a time"
-        )
-        results, latencies, (routed, raw) = asyncio.run(_measure(stack, sizes))
-    finally:
-        stack.stop()
-    messages = statistics.median(result[0] for result in results)
-    statuses = statistics.median(result[1] for result in results)
-    print(
-        f"median of {sizes.runs}: {messages:.1f} inbound messages/s, {statuses:.1f} status callbacks/s "
-        f"(statuses are {statuses / messages:.1f}x cheaper)"
-    )
-    latency = statistics.median(latencies)
-    # The 19th of 20-quantiles, statistics' default 'exclusive' method: interpolated at rank 0.95 * (n + 1).
-    p95 = statistics.quantiles(latencies, n=20)[18]
-    print(
-        f"offer latency (webhook posted to `offer` event read) over {sizes.offers} interactions:"
-        f" median {latency:.1f} ms, p95 {p95:.1f} ms"
-    )
-    print(
-        f"routed: {routed:.1f} interactions/s ({sizes.routed} new contacts, {ROUTED_CONCURRENCY} at a time,"
-        f" to the last offer); raw Temporal, same server: {raw:.1f} one-activity workflows/s;"
-        f" ratio {routed / raw:.2f}"
-    )
+    print(f"The load generator alone: {CALIBRATION_RATE}/s for {CALIBRATION_SECONDS} s ...", flush=True)
+    started = time.perf_counter()
+    # The generator process is spawned, not forked: this process runs the Temporal client's threads.
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as generator:
+        calibration = _calibrate(generator)
+        print(f"Starting the embedded stack in {data_dir} ...", flush=True)
+        try:
+            stack.start()
+            results = asyncio.run(_measure(stack, sizes, generator))
+        finally:
+            stack.stop()
+    results |= {
+        "generator_calibration": calibration,
+        "quick": sizes is QUICK,
+        "sizes": asdict(sizes),
+        "seconds": time.perf_counter() - started,
+        "load_before": [round(load, 2) for load in load_before],
+        "load_after": [round(load, 2) for load in os.getloadavg()],
+    }
+    goals = _goals(results, sizes)
+    results["goals"] = [dict(zip(("what", "figure", "goal", "holds"), goal, strict=True)) for goal in goals]
     OUT.mkdir(exist_ok=True)
-    (OUT / "ingestion.json").write_text(
-        json.dumps(
-            {
-                "runs": results,
-                "median_messages_per_s": messages,
-                "median_statuses_per_s": statuses,
-                "offer_latency_ms": {
-                    "interactions": sizes.offers,
-                    "median": latency,
-                    "p95": p95,
-                    "samples": latencies,
-                },
-                "routed_per_s": routed,
-                "raw_workflows_per_s": raw,
-                "routed_to_raw": routed / raw,
-            },
-            indent=2,
-        )
+    (OUT / "bench.json").write_text(json.dumps(results, indent=2))
+    print(_report(results, goals))
+    series = [
+        Series("Shareline inbound", "#1f6fb4", _series(results["inbound"])),
+        Series("status callbacks", "#2a9d4a", _series(results["statuses"])),
+        Series("raw Temporal", "#d0561c", _series(results["raw_open_loop"])),
+    ]
+    kind = "--quick" if sizes is QUICK else "full"
+    CHART.write_text(
+        chart(f"make bench ({kind}): latency vs offered rate, Shareline vs raw Temporal", series)
     )
+    print(f"wrote {OUT / 'bench.json'} and {CHART}")
 
 
 if __name__ == "__main__":
