@@ -62,6 +62,9 @@ RELAY_LIMIT_SECONDS = 180.0
 SETTLE_SECONDS = 3.0  # after each status rate, for requests the server still works on
 QUIET_LIMIT_SECONDS = 120.0  # before each rate, for the stack to work off the previous one's backlog
 CALIBRATION_RATE = 1000
+# uvicorn closes a keep-alive connection idle for 5 s, httpx's default expiry: a request sent on
+# one as it closes fails (httpx.ReadError). Expired sooner, an idle connection is never raced.
+API_LIMITS = httpx.Limits(keepalive_expiry=2)
 CALIBRATION_SECONDS = 5
 INBOUND_GOAL_RATE = 80
 STATUS_GOAL_RATE = 1000
@@ -258,7 +261,7 @@ async def _measure(stack: EmbeddedStack, sizes: Sizes, generator: ProcessPoolExe
     settings = stack.settings
     temporal = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
     async with (
-        httpx.AsyncClient(base_url=stack.api_url, timeout=60) as http,
+        httpx.AsyncClient(base_url=stack.api_url, timeout=60, limits=API_LIMITS) as http,
         trivial_worker(temporal) as raw_queue,
     ):
         login = await call(
