@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -84,23 +85,34 @@ async def record_provider_id(session: AsyncSession, message: Message, provider_i
     await notify_status(session, [message.id])
 
 
+# What a status change tells the owner's desk, read with the message: (id, interaction_id,
+# status, error_code, error_text, owner_id); a status UPDATE can RETURNING it.
+STATUS_SEEN = (
+    Message.id,
+    Message.interaction_id,
+    Message.status,
+    Message.error_code,
+    Message.error_text,
+    select(Interaction.owner_id).where(Interaction.id == Message.interaction_id).scalar_subquery(),
+)
+
+
 async def notify_status(session: AsyncSession, message_ids: Iterable[int]) -> None:
     """Tell each message's interaction owner its new status (`message_status`), in the caller's
     transaction: the desk updates the tick when, and only if, the change commits."""
     ids = list(message_ids)
-    if not ids:
-        return
-    rows = await session.execute(
-        select(Message.id, Message.interaction_id, Message.status, Message.error_code, Message.error_text,
-               Interaction.owner_id)
-        .join(Interaction, Interaction.id == Message.interaction_id)
-        .where(Message.id.in_(ids), Interaction.owner_id.is_not(None))
-        .order_by(Message.id)
-    )  # fmt: skip
-    for message_id, interaction_id, status, error_code, error_text, owner_id in rows:
+    if ids:
+        rows = await session.execute(select(*STATUS_SEEN).where(Message.id.in_(ids)).order_by(Message.id))
+        await tell_owners(session, rows.tuples())
+
+
+async def tell_owners(session: AsyncSession, changes: Iterable[tuple[Any, ...]]) -> None:
+    """notify_status for rows of STATUS_SEEN already read (an UPDATE's RETURNING)."""
+    for message_id, interaction_id, status, error_code, error_text, owner_id in changes:
+        if owner_id is None:
+            continue
         data: dict[str, object] = {"interaction_id": interaction_id, "message_id": message_id}
         data["status"] = status.value if status is not None else None
         if status is DeliveryStatus.failed:
             data |= {"error_code": error_code, "error_text": error_text}
-        assert owner_id is not None  # the query asks for owned interactions only
         await notify_agents(session, [owner_id], "message_status", data)

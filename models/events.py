@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 CHANNEL = "shareline_agent_events"
@@ -39,6 +39,12 @@ async def notify_floor(session: AsyncSession) -> None:
     await session.execute(select(func.pg_notify(CHANNEL, json.dumps({"floor": True}))))
 
 
+def relay_wakeup() -> ColumnElement[None]:
+    """A NOTIFY that wakes the inbound relays once the transaction commits (PostgreSQL sends a
+    transaction's identical notifications once): to select where inbound messages are stored."""
+    return func.pg_notify(RELAY_CHANNEL, "")
+
+
 async def notify_relay(session: AsyncSession) -> None:
     """Wake the inbound relays once this transaction commits: it stored inbound messages."""
-    await session.execute(select(func.pg_notify(RELAY_CHANNEL, "")))
+    await session.execute(select(relay_wakeup()))

@@ -22,7 +22,6 @@ from api.errors import AppError, forbidden
 from api.webhooks.accounts import WebhookAccount
 from api.webhooks.service import apply_statuses, record_nonce, record_rejected, store_inbound
 from domain import metrics
-from models.events import notify_relay
 from providers import PROVIDERS
 from providers.base import Parsed, WebhookRejected, WebhookRequest
 
@@ -98,9 +97,8 @@ async def receive(account_id: int, request: Request, services: ServicesDep, toke
             raise AppError(403, "replayed", "this signature nonce was used already")
         await apply_statuses(session, account.id, parsed.statuses)
         await record_rejected(session, account, parsed.rejected)
-        stored = [await store_inbound(session, account, message) for message in parsed.messages]
-        if any(stored):
-            await notify_relay(session)
+        for message in parsed.messages:
+            await store_inbound(session, account, message)
     metrics.WEBHOOKS.labels(account.type.value).observe(time.perf_counter() - arrived)
 
     acknowledgement = PROVIDERS[account.type].acknowledgement

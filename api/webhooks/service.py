@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, Update, delete, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
 from api.webhooks.accounts import WebhookAccount
-from domain.delivery import ADVANCES_FROM, failure_text, lock_provider_id, notify_status
+from domain.delivery import ADVANCES_FROM, STATUS_SEEN, failure_text, lock_provider_id, tell_owners
 from models import (
     MEDIA_TYPES,
     Contact,
@@ -31,6 +31,7 @@ from models import (
     PendingStatus,
     WebhookNonce,
 )
+from models.events import relay_wakeup
 from models.interaction import ACTIVE, ACTIVE_PREDICATE, RejectedWebhookItem
 from providers.base import InboundMessage, RejectedItem, StatusUpdate
 
@@ -40,18 +41,31 @@ PENDING_STATUS_LIFETIME = timedelta(days=1)
 REJECTED_ITEM_LIFETIME = timedelta(days=30)
 
 
-async def store_inbound(session: AsyncSession, account: WebhookAccount, inbound: InboundMessage) -> bool:
-    """Store the message unless its provider id is stored already; True if it is new. The inbound
-    relay (relay.inbound) hands it to its workflow once the transaction commits."""
-    stored = await session.scalar(
-        select(Message.id).where(
-            Message.account_id == account.id, Message.provider_message_id == inbound.provider_message_id
+async def store_inbound(session: AsyncSession, account: WebhookAccount, inbound: InboundMessage) -> None:
+    """Store the message unless its provider id is stored already. The inbound
+    relay (relay.inbound), woken by this statement's NOTIFY, hands it to its workflow once the
+    transaction commits. A known contact with an active interaction costs two statements: one
+    lookup, one write."""
+    contact_id, interaction_id, stored = (
+        await session.execute(
+            select(
+                select(Contact.id).where(_contact_is(account, inbound)).scalar_subquery(),
+                select(Interaction.id)
+                .join(Contact, Contact.id == Interaction.contact_id)
+                .where(_contact_is(account, inbound), Interaction.account_id == account.id, ACTIVE)
+                .scalar_subquery(),
+                exists().where(
+                    Message.account_id == account.id,
+                    Message.provider_message_id == inbound.provider_message_id,
+                ),
+            )
         )
-    )
-    if stored is not None:
-        return False
-    contact_id = await _contact_for(session, account, inbound)
-    interaction_id = await active_interaction(session, account.id, contact_id)
+    ).one()
+    if stored:
+        return
+    if interaction_id is None:
+        contact_id = contact_id if contact_id is not None else await _contact_for(session, account, inbound)
+        interaction_id = await active_interaction(session, account.id, contact_id)
     media = None
     if inbound.media is not None and inbound.type in MEDIA_TYPES:
         media = {
@@ -62,7 +76,7 @@ async def store_inbound(session: AsyncSession, account: WebhookAccount, inbound:
             "sha256_declared": inbound.media.sha256,
             "status": "pending",
         }
-    inserted = await session.scalar(
+    inserted = (
         insert(Message)
         .values(
             account_id=account.id,
@@ -78,20 +92,29 @@ async def store_inbound(session: AsyncSession, account: WebhookAccount, inbound:
         )
         .on_conflict_do_nothing(constraint="uq_messages_account_provider_id")
         .returning(Message.id)
+        .cte("inserted")
     )
-    if inserted is None:  # a concurrent delivery of the same message won the insert
-        return False
-    await note_inbound(session, interaction_id, inbound.sent_at, preview(inbound.text, inbound.type))
-    return True
+    # The interaction shows the message, and the relay is woken, only if it was inserted (a
+    # concurrent delivery of the same message may have won the insert).
+    shown = (
+        _shows_inbound(interaction_id, inbound.sent_at, preview(inbound.text, inbound.type))
+        .where(exists(select(inserted.c.id)))
+        .add_cte(inserted)
+        .returning(Interaction.id, relay_wakeup())
+        .execution_options(synchronize_session=False)  # no ORM objects of it in this session
+    )
+    await session.execute(shown)
 
 
-async def note_inbound(
-    session: AsyncSession, interaction_id: int, sent_at: datetime | None, shown: str
-) -> None:
+def _contact_is(account: WebhookAccount, inbound: InboundMessage) -> ColumnElement[bool]:
+    return (Contact.list_id == account.list_id) & (Contact.mobile == inbound.mobile)
+
+
+def _shows_inbound(interaction_id: int, sent_at: datetime | None, shown: str) -> Update:
     """The interaction shows the customer's latest message (`shown`), unread, and when the
     customer wrote it (`sent_at`, the provider's time, where the wire format carries one)."""
     now = datetime.now(UTC)
-    await session.execute(
+    return (
         update(Interaction)
         .where(Interaction.id == interaction_id)
         .values(
@@ -103,6 +126,13 @@ async def note_inbound(
             last_message=shown,
         )
     )
+
+
+async def note_inbound(
+    session: AsyncSession, interaction_id: int, sent_at: datetime | None, shown: str
+) -> None:
+    """The interaction shows a message moved into it (relay.inbound) as the latest."""
+    await session.execute(_shows_inbound(interaction_id, sent_at, shown))
 
 
 async def apply_statuses(session: AsyncSession, account_id: int, statuses: list[StatusUpdate]) -> None:
@@ -121,7 +151,7 @@ async def apply_statuses(session: AsyncSession, account_id: int, statuses: list[
 async def _advance(session: AsyncSession, account_id: int, status: StatusUpdate) -> bool:
     """Move the outbound message with this provider id forward to `status`; False if none moved."""
     moved = (
-        await session.scalars(
+        await session.execute(
             update(Message)
             .where(
                 Message.account_id == account_id,
@@ -135,10 +165,11 @@ async def _advance(session: AsyncSession, account_id: int, status: StatusUpdate)
                 error_text=status.error_text,
                 status_at=func.now(),
             )
-            .returning(Message.id)
+            .returning(*STATUS_SEEN)
+            .execution_options(synchronize_session=False)
         )
     ).all()
-    await notify_status(session, moved)  # the owner's desk updates the tick once this commits
+    await tell_owners(session, moved)  # the owner's desk updates the tick once this commits
     return bool(moved)
 
 
