@@ -103,7 +103,7 @@ async def notify_status(session: AsyncSession, message_ids: Iterable[int]) -> No
     ids = list(message_ids)
     if ids:
         rows = await session.execute(select(*STATUS_SEEN).where(Message.id.in_(ids)).order_by(Message.id))
-        await tell_owners(session, rows.tuples())
+        await tell_owners(session, rows)
 
 
 async def tell_owners(session: AsyncSession, changes: Iterable[tuple[Any, ...]]) -> None:
