@@ -107,7 +107,13 @@ class Account(Base, Timestamps):
         return self.receive_url_with(self.proxy_token)
 
     def receive_url_with(self, token: str) -> str:
-        return f"{self.motion_domain}/api/whatsapp/accounts/{self.id}/notify?token={token}"
+        return receive_url(self.motion_domain, self.id, token)
+
+
+def receive_url(motion_domain: str, account_id: int, token: str) -> str:
+    """An account's Receive URL as called with `token` (the current proxy token, or during a
+    rotation's overlap the previous one)."""
+    return f"{motion_domain}/api/whatsapp/accounts/{account_id}/notify?token={token}"
 
 
 class AccountAgent(Base):

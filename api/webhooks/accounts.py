@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from api.agents.events import AgentEventHub
 from models import Account, ProviderType
+from models.account import receive_url
 from models.secrets import SecretBox
 from providers.accounts import provider_account
 from providers.base import ProviderAccount
@@ -54,8 +55,8 @@ class WebhookAccount:
         """The provider's view of the account as this request called it: a signature over the
         URL (Twilio's) is checked against the URL with the token used, during a rotation's
         overlap perhaps the previous one."""
-        receive_url = f"{self.motion_domain}/api/whatsapp/accounts/{self.id}/notify?token={token}"
-        return replace(self.provider, receive_url=receive_url, proxy_token=token)
+        called = receive_url(self.motion_domain, self.id, token)
+        return replace(self.provider, receive_url=called, proxy_token=token)
 
 
 @dataclass
